@@ -1,0 +1,569 @@
+"""The management API: start, inspect, signal and clean up workflow instances.
+
+Used by Python callers directly and by every server surface (HTTP, gRPC, CLI).
+Works from any process that can open the store; when created by a running
+``WorkflowRuntime`` it also wakes that runtime's engine at once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import threading
+import time
+from collections.abc import Callable, Collection, Iterator
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from wayline.core import serde
+from wayline.core.context import as_utc
+from wayline.core.events import (
+    EventRaised,
+    ExecutionResumed,
+    ExecutionSuspended,
+    ExecutionTerminated,
+    FailureDetails,
+    HistoryEvent,
+    WorkflowStatus,
+)
+from wayline.core.ids import (
+    new_execution_id,
+    new_instance_id,
+    require_instance_id,
+    validate_instance_id,
+)
+from wayline.core.registry import name_of
+from wayline.engine.clock import Clock, SystemClock
+from wayline.errors import (
+    EventNameMissingError,
+    InstanceNotFoundError,
+    InvalidStateError,
+    PayloadTooLargeError,
+    WorkflowNameMissingError,
+)
+from wayline.store import Store, open_store
+from wayline.store.types import AppendResult, InstanceQuery, InstanceRecord, NewInstance
+
+DEFAULT_MAX_PAYLOAD_BYTES = 4 * 1024 * 1024
+
+
+@dataclass(frozen=True)
+class WorkflowState:
+    """A snapshot of one instance, as ``dapr-ext-workflow``'s ``WorkflowState``.
+
+    ``runtime_status`` is a ``WorkflowStatus`` that compares equal to Dapr's status
+    strings (``state.runtime_status == "RUNNING"``). Payloads are the stored JSON
+    text; ``input``, ``output`` and ``custom_status`` give them decoded.
+    """
+
+    instance_id: str
+    name: str
+    runtime_status: WorkflowStatus
+    created_at: datetime
+    last_updated_at: datetime
+    serialized_input: str | None = None
+    serialized_output: str | None = None
+    serialized_custom_status: str | None = None
+    failure_details: FailureDetails | None = None
+    completed_at: datetime | None = None
+    parent_instance_id: str | None = None
+    scheduled_start_at: datetime | None = None
+
+    @classmethod
+    def from_record(cls, record: InstanceRecord) -> WorkflowState:
+        return cls(
+            instance_id=record.instance_id,
+            name=record.name,
+            runtime_status=record.status,
+            created_at=record.created_at,
+            last_updated_at=record.last_updated_at,
+            serialized_input=record.input,
+            serialized_output=record.output,
+            serialized_custom_status=record.custom_status,
+            failure_details=record.failure,
+            completed_at=record.completed_at,
+            parent_instance_id=record.parent_instance_id,
+            scheduled_start_at=record.scheduled_start_at,
+        )
+
+    @property
+    def input(self) -> Any:
+        return serde.loads_lenient(self.serialized_input)
+
+    @property
+    def output(self) -> Any:
+        return serde.loads_lenient(self.serialized_output)
+
+    @property
+    def custom_status(self) -> Any:
+        return serde.loads_lenient(self.serialized_custom_status)
+
+    def raise_if_failed(self) -> None:
+        """Raise ``WorkflowFailedError`` if the instance FAILED."""
+        if self.runtime_status == WorkflowStatus.FAILED:
+            raise WorkflowFailedError(self)
+
+    def to_json(self) -> dict[str, Any]:
+        """A JSON-compatible dict of every field."""
+        failure = self.failure_details
+        return {
+            "instance_id": self.instance_id,
+            "name": self.name,
+            "runtime_status": self.runtime_status.value,
+            "created_at": self.created_at.isoformat(),
+            "last_updated_at": self.last_updated_at.isoformat(),
+            "completed_at": self.completed_at.isoformat() if self.completed_at else None,
+            "serialized_input": self.serialized_input,
+            "serialized_output": self.serialized_output,
+            "serialized_custom_status": self.serialized_custom_status,
+            "failure_details": None
+            if failure is None
+            else {
+                "message": failure.message,
+                "error_type": failure.error_type,
+                "stack_trace": failure.stack_trace,
+            },
+            "parent_instance_id": self.parent_instance_id,
+        }
+
+    def __str__(self) -> str:
+        return json.dumps(self.to_json(), indent=2)
+
+
+class WorkflowFailedError(Exception):
+    """Raised by ``WorkflowState.raise_if_failed`` for a FAILED instance."""
+
+    def __init__(self, state: WorkflowState) -> None:
+        details = state.failure_details
+        reason = f"{details.error_type}: {details.message}" if details else "unknown error"
+        super().__init__(f"workflow instance '{state.instance_id}' failed: {reason}")
+        self.state = state
+
+
+@dataclass(frozen=True)
+class WorkflowPage:
+    """One page of ``list_workflows``; pass ``continuation_token`` to get the next."""
+
+    workflows: list[WorkflowState] = field(default_factory=list)
+    continuation_token: str | None = None
+
+
+class ChangeFeed:
+    """Lets waiters in this process sleep until an engine commits a turn."""
+
+    def __init__(self) -> None:
+        self._condition = threading.Condition()
+        self._generation = 0
+
+    def publish(self, instance_id: str | None = None) -> None:
+        del instance_id  # waiters re-read their instance; one counter is enough
+        with self._condition:
+            self._generation += 1
+            self._condition.notify_all()
+
+    def generation(self) -> int:
+        with self._condition:
+            return self._generation
+
+    def wait(self, since: int, timeout: float) -> int:
+        with self._condition:
+            self._condition.wait_for(lambda: self._generation != since, timeout)
+            return self._generation
+
+
+def _statuses(
+    status: str | WorkflowStatus | Collection[str | WorkflowStatus] | None,
+) -> list[WorkflowStatus] | None:
+    if status is None:
+        return None
+    items = [status] if isinstance(status, str) else list(status)
+    try:
+        return [WorkflowStatus(str(s).upper()) for s in items]
+    except ValueError as exc:
+        known = ", ".join(s.value for s in WorkflowStatus)
+        raise ValueError(f"unknown runtime status in {items!r}; use one of {known}") from exc
+
+
+class WorkflowClient:
+    """Manage workflow instances stored in ``store`` (a URL, a path or a ``Store``).
+
+    Args:
+        store: where instances live; defaults to ``sqlite:///wayline.db``.
+        clock: time source (tests inject a ``ManualClock``).
+        max_payload_bytes: largest accepted serialized input, event or output.
+    """
+
+    def __init__(
+        self,
+        store: str | Path | Store | None = None,
+        *,
+        clock: Clock | None = None,
+        max_payload_bytes: int = DEFAULT_MAX_PAYLOAD_BYTES,
+        _on_change: Callable[[], None] | None = None,
+        _feed: ChangeFeed | None = None,
+    ) -> None:
+        self._owns_store = not (store is not None and not isinstance(store, str | Path))
+        self._store = open_store(store)
+        self._clock = clock or SystemClock()
+        self._max_payload_bytes = max_payload_bytes
+        self._on_change = _on_change
+        self._feed = _feed
+
+    @property
+    def store(self) -> Store:
+        return self._store
+
+    def close(self) -> None:
+        """Close the store if this client opened it."""
+        if self._owns_store:
+            self._store.close()
+
+    def __enter__(self) -> WorkflowClient:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # ----- helpers ------------------------------------------------------------------------
+
+    def _encode(self, value: Any, what: str) -> str | None:
+        encoded = serde.dumps(value)
+        if encoded is not None:
+            size = len(encoded.encode())
+            if size > self._max_payload_bytes:
+                raise PayloadTooLargeError(
+                    f"the {what} is {size} bytes serialized, over the {self._max_payload_bytes}"
+                    "-byte limit; pass a reference (a key or URL) to the data instead"
+                )
+        return encoded
+
+    def _changed(self) -> None:
+        if self._on_change is not None:
+            self._on_change()
+
+    def _record(self, instance_id: str) -> InstanceRecord:
+        record = self._store.get_instance(require_instance_id(instance_id))
+        if record is None:
+            raise InstanceNotFoundError(instance_id)
+        return record
+
+    def _append(self, instance_id: str, event: HistoryEvent) -> AppendResult:
+        result = self._store.append_message(
+            require_instance_id(instance_id), event, now=self._clock.now()
+        )
+        if result == AppendResult.NOT_FOUND:
+            raise InstanceNotFoundError(instance_id)
+        if result == AppendResult.APPENDED:
+            self._changed()
+        return result
+
+    # ----- the seven Dapr verbs -------------------------------------------------------------
+
+    def start_workflow(
+        self,
+        workflow: Callable[..., Any] | str,
+        *,
+        input: Any = None,
+        instance_id: str | None = None,
+        start_at: datetime | None = None,
+    ) -> str:
+        """Start a workflow by function or registered name; returns the instance id.
+
+        ``instance_id`` defaults to a random UUID; reusing the id of a finished
+        instance replaces it, while an active one raises ``InstanceAlreadyExistsError``.
+        ``start_at`` schedules the first step for later (the instance is PENDING until then).
+        """
+        if isinstance(workflow, str) and not workflow:
+            raise WorkflowNameMissingError("a workflow name is required to start a workflow")
+        name = name_of(workflow)
+        iid = validate_instance_id(instance_id) if instance_id is not None else new_instance_id()
+        new = NewInstance(
+            instance_id=iid,
+            name=name,
+            execution_id=new_execution_id(),
+            input=self._encode(input, "workflow input"),
+            start_at=as_utc(start_at) if start_at is not None else None,
+        )
+        self._store.create_instance(new, now=self._clock.now())
+        self._changed()
+        return iid
+
+    def get_workflow(self, instance_id: str) -> WorkflowState:
+        """The instance's current state; raises ``InstanceNotFoundError`` if unknown."""
+        return WorkflowState.from_record(self._record(instance_id))
+
+    def terminate_workflow(
+        self, instance_id: str, *, output: Any = None, recursive: bool = True
+    ) -> None:
+        """Stop an instance (and, by default, its child workflows) as TERMINATED.
+
+        Running activities are not interrupted; their results are discarded.
+        Terminating a finished instance does nothing.
+        """
+        event = ExecutionTerminated(
+            timestamp=self._clock.now(),
+            input=self._encode(output, "terminate output"),
+            recurse=recursive,
+        )
+        self._append(instance_id, event)
+
+    def raise_event(self, instance_id: str, event_name: str, data: Any = None) -> None:
+        """Deliver an external event; dropped if the instance has already finished."""
+        if not event_name:
+            raise EventNameMissingError("an event name is required to raise an event")
+        event = EventRaised(
+            timestamp=self._clock.now(),
+            name=event_name,
+            input=self._encode(data, "event data"),
+        )
+        self._append(instance_id, event)
+
+    def pause_workflow(self, instance_id: str) -> None:
+        """Suspend an instance: it makes no progress and holds events until resumed."""
+        self._signal(instance_id, ExecutionSuspended(timestamp=self._clock.now()), "pause")
+
+    def resume_workflow(self, instance_id: str) -> None:
+        """Resume a paused instance; held events are then processed in order."""
+        self._signal(instance_id, ExecutionResumed(timestamp=self._clock.now()), "resume")
+
+    def _signal(self, instance_id: str, event: HistoryEvent, verb: str) -> None:
+        if self._append(instance_id, event) == AppendResult.FINISHED:
+            status = self._record(instance_id).status.value
+            raise InvalidStateError(
+                f"cannot {verb} workflow instance '{instance_id}': it is {status}"
+            )
+
+    def purge_workflow(self, instance_id: str, *, recursive: bool = True) -> int:
+        """Delete a finished instance's state and history (and its children's).
+
+        Returns how many instances were removed. Only COMPLETED, FAILED and
+        TERMINATED instances can be purged; afterwards the id is unknown.
+        """
+        return self._store.purge_instance(require_instance_id(instance_id), recursive=recursive)
+
+    # ----- waiting --------------------------------------------------------------------------
+
+    def wait_for_workflow_start(
+        self, instance_id: str, *, timeout: float | None = None
+    ) -> WorkflowState:
+        """Block until the instance has left PENDING; ``TimeoutError`` after ``timeout`` s."""
+        return self._wait(instance_id, lambda s: s != WorkflowStatus.PENDING, timeout)
+
+    def wait_for_workflow_completion(
+        self, instance_id: str, *, timeout: float | None = None
+    ) -> WorkflowState:
+        """Block until COMPLETED, FAILED or TERMINATED; ``TimeoutError`` after ``timeout`` s."""
+        return self._wait(instance_id, lambda s: s.is_terminal, timeout)
+
+    def _wait(
+        self,
+        instance_id: str,
+        done: Callable[[WorkflowStatus], bool],
+        timeout: float | None,
+    ) -> WorkflowState:
+        deadline = None if timeout is None else time.monotonic() + timeout
+        pause = 0.01
+        while True:
+            seen = self._feed.generation() if self._feed else 0
+            state = self.get_workflow(instance_id)
+            if done(state.runtime_status):
+                return state
+            remaining = None if deadline is None else deadline - time.monotonic()
+            if remaining is not None and remaining <= 0:
+                raise TimeoutError(
+                    f"workflow instance '{instance_id}' is still {state.runtime_status.value} "
+                    f"after {timeout} s"
+                )
+            step = pause if remaining is None else min(pause, remaining)
+            if self._feed is not None:
+                self._feed.wait(seen, step)
+            else:
+                time.sleep(step)
+            pause = min(pause * 2, 0.25)
+
+    # ----- beyond Dapr: list and history ------------------------------------------------------
+
+    def list_workflows(
+        self,
+        *,
+        status: str | WorkflowStatus | Collection[str | WorkflowStatus] | None = None,
+        name: str | None = None,
+        created_after: datetime | None = None,
+        created_before: datetime | None = None,
+        completed_after: datetime | None = None,
+        completed_before: datetime | None = None,
+        parent_instance_id: str | None = None,
+        page_size: int = 100,
+        continuation_token: str | None = None,
+    ) -> WorkflowPage:
+        """One page of instances, newest first, filtered by any of the arguments."""
+        page = self._store.list_instances(
+            self._query(
+                status,
+                name,
+                created_after,
+                created_before,
+                completed_after,
+                completed_before,
+                parent_instance_id,
+                page_size,
+                continuation_token,
+            )
+        )
+        return WorkflowPage(
+            workflows=[WorkflowState.from_record(r) for r in page.instances],
+            continuation_token=page.continuation_token,
+        )
+
+    def iter_workflows(self, **filters: Any) -> Iterator[WorkflowState]:
+        """Every instance matching ``list_workflows`` filters, across all pages."""
+        token = None
+        while True:
+            page = self.list_workflows(**filters, continuation_token=token)
+            yield from page.workflows
+            token = page.continuation_token
+            if token is None:
+                return
+
+    def count_workflows(
+        self,
+        *,
+        status: str | WorkflowStatus | Collection[str | WorkflowStatus] | None = None,
+        name: str | None = None,
+        created_after: datetime | None = None,
+        created_before: datetime | None = None,
+    ) -> int:
+        """How many instances match the filters."""
+        return self._store.count_instances(
+            self._query(status, name, created_after, created_before, None, None, None, 1, None)
+        )
+
+    @staticmethod
+    def _query(
+        status: str | WorkflowStatus | Collection[str | WorkflowStatus] | None,
+        name: str | None,
+        created_after: datetime | None,
+        created_before: datetime | None,
+        completed_after: datetime | None,
+        completed_before: datetime | None,
+        parent_instance_id: str | None,
+        page_size: int,
+        continuation_token: str | None,
+    ) -> InstanceQuery:
+        if page_size < 1:
+            raise ValueError("page_size must be at least 1")
+        return InstanceQuery(
+            statuses=_statuses(status),
+            name=name,
+            created_from=as_utc(created_after) if created_after else None,
+            created_to=as_utc(created_before) if created_before else None,
+            completed_from=as_utc(completed_after) if completed_after else None,
+            completed_to=as_utc(completed_before) if completed_before else None,
+            parent_instance_id=parent_instance_id,
+            page_size=page_size,
+            continuation_token=continuation_token,
+        )
+
+    def get_history(self, instance_id: str) -> list[HistoryEvent]:
+        """The instance's history events, oldest first, with their payloads."""
+        self._record(instance_id)
+        return self._store.get_history(instance_id)
+
+    # ----- dapr-ext-workflow's DaprWorkflowClient names --------------------------------------
+
+    def schedule_new_workflow(
+        self,
+        workflow: Callable[..., Any] | str,
+        *,
+        input: Any = None,
+        instance_id: str | None = None,
+        start_at: datetime | None = None,
+        reuse_id_policy: Any = None,
+    ) -> str:
+        """``DaprWorkflowClient.schedule_new_workflow``: same as :meth:`start_workflow`."""
+        del reuse_id_policy  # deprecated no-op in Dapr too
+        return self.start_workflow(
+            workflow, input=input, instance_id=instance_id, start_at=start_at
+        )
+
+    def get_workflow_state(
+        self, instance_id: str, *, fetch_payloads: bool = True
+    ) -> WorkflowState | None:
+        """``DaprWorkflowClient.get_workflow_state``: the state, or None if unknown."""
+        del fetch_payloads
+        record = self._store.get_instance(require_instance_id(instance_id))
+        return None if record is None else WorkflowState.from_record(record)
+
+    def raise_workflow_event(self, instance_id: str, event_name: str, *, data: Any = None) -> None:
+        """``DaprWorkflowClient.raise_workflow_event``: same as :meth:`raise_event`."""
+        self.raise_event(instance_id, event_name, data)
+
+
+class AsyncWorkflowClient:
+    """The asyncio twin of :class:`WorkflowClient`: same methods, awaitable.
+
+    Store calls run in a worker thread, so the event loop never blocks on I/O.
+    """
+
+    def __init__(
+        self,
+        store: str | Path | Store | None = None,
+        *,
+        clock: Clock | None = None,
+        max_payload_bytes: int = DEFAULT_MAX_PAYLOAD_BYTES,
+        sync_client: WorkflowClient | None = None,
+    ) -> None:
+        self._sync = sync_client or WorkflowClient(
+            store, clock=clock, max_payload_bytes=max_payload_bytes
+        )
+
+    async def _call(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+        return await asyncio.to_thread(fn, *args, **kwargs)
+
+    async def start_workflow(self, workflow: Callable[..., Any] | str, **kw: Any) -> str:
+        return await self._call(self._sync.start_workflow, workflow, **kw)  # type: ignore[no-any-return]
+
+    async def get_workflow(self, instance_id: str) -> WorkflowState:
+        return await self._call(self._sync.get_workflow, instance_id)  # type: ignore[no-any-return]
+
+    async def terminate_workflow(self, instance_id: str, **kw: Any) -> None:
+        await self._call(self._sync.terminate_workflow, instance_id, **kw)
+
+    async def raise_event(self, instance_id: str, event_name: str, data: Any = None) -> None:
+        await self._call(self._sync.raise_event, instance_id, event_name, data)
+
+    async def pause_workflow(self, instance_id: str) -> None:
+        await self._call(self._sync.pause_workflow, instance_id)
+
+    async def resume_workflow(self, instance_id: str) -> None:
+        await self._call(self._sync.resume_workflow, instance_id)
+
+    async def purge_workflow(self, instance_id: str, *, recursive: bool = True) -> int:
+        return await self._call(  # type: ignore[no-any-return]
+            self._sync.purge_workflow, instance_id, recursive=recursive
+        )
+
+    async def wait_for_workflow_start(
+        self, instance_id: str, *, timeout: float | None = None
+    ) -> WorkflowState:
+        return await self._call(  # type: ignore[no-any-return]
+            self._sync.wait_for_workflow_start, instance_id, timeout=timeout
+        )
+
+    async def wait_for_workflow_completion(
+        self, instance_id: str, *, timeout: float | None = None
+    ) -> WorkflowState:
+        return await self._call(  # type: ignore[no-any-return]
+            self._sync.wait_for_workflow_completion, instance_id, timeout=timeout
+        )
+
+    async def list_workflows(self, **filters: Any) -> WorkflowPage:
+        return await self._call(self._sync.list_workflows, **filters)  # type: ignore[no-any-return]
+
+    async def get_history(self, instance_id: str) -> list[HistoryEvent]:
+        return await self._call(self._sync.get_history, instance_id)  # type: ignore[no-any-return]
+
+    async def close(self) -> None:
+        await self._call(self._sync.close)

@@ -1,0 +1,121 @@
+"""Actions: what a workflow turn asks the engine to do.
+
+Each action has the workflow's sequence number ``id`` (from 1, counted across the
+whole execution). The engine records every action in the history as the event
+``action.to_event(now)`` with ``event_id == action.id``; replay matches those
+events back to the actions the code produces.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from wayline.core.events import (
+    ChildWorkflowCreated,
+    EventRaised,
+    EventSent,
+    ExecutionCompleted,
+    FailureDetails,
+    HistoryEvent,
+    TaskScheduled,
+    TimerCreated,
+    TimerOrigin,
+    WorkflowStatus,
+)
+
+
+@dataclass(frozen=True, kw_only=True)
+class Action:
+    id: int
+
+    def to_event(self, timestamp: datetime) -> HistoryEvent:
+        """The history event that records this action."""
+        raise NotImplementedError
+
+
+@dataclass(frozen=True, kw_only=True)
+class ScheduleTask(Action):
+    name: str
+    input: str | None = None
+    task_execution_id: str = ""
+
+    def to_event(self, timestamp: datetime) -> HistoryEvent:
+        return TaskScheduled(
+            event_id=self.id,
+            timestamp=timestamp,
+            name=self.name,
+            input=self.input,
+            task_execution_id=self.task_execution_id,
+        )
+
+
+@dataclass(frozen=True, kw_only=True)
+class CreateTimer(Action):
+    fire_at: datetime
+    origin: TimerOrigin = TimerOrigin.CREATE_TIMER
+    origin_name: str | None = None
+
+    def to_event(self, timestamp: datetime) -> HistoryEvent:
+        return TimerCreated(
+            event_id=self.id,
+            timestamp=timestamp,
+            fire_at=self.fire_at,
+            origin=self.origin,
+            origin_name=self.origin_name,
+        )
+
+
+@dataclass(frozen=True, kw_only=True)
+class CreateChildWorkflow(Action):
+    instance_id: str
+    name: str
+    input: str | None = None
+
+    def to_event(self, timestamp: datetime) -> HistoryEvent:
+        return ChildWorkflowCreated(
+            event_id=self.id,
+            timestamp=timestamp,
+            instance_id=self.instance_id,
+            name=self.name,
+            input=self.input,
+        )
+
+
+@dataclass(frozen=True, kw_only=True)
+class SendEvent(Action):
+    instance_id: str
+    name: str
+    input: str | None = None
+
+    def to_event(self, timestamp: datetime) -> HistoryEvent:
+        return EventSent(
+            event_id=self.id,
+            timestamp=timestamp,
+            instance_id=self.instance_id,
+            name=self.name,
+            input=self.input,
+        )
+
+
+@dataclass(frozen=True, kw_only=True)
+class CompleteWorkflow(Action):
+    """Ends the execution: COMPLETED, FAILED, TERMINATED or CONTINUED_AS_NEW.
+
+    For ``CONTINUED_AS_NEW``, ``result`` is the new input and ``carryover_events``
+    the unprocessed external events the next execution starts with.
+    """
+
+    status: WorkflowStatus
+    result: str | None = None
+    failure: FailureDetails | None = None
+    carryover_events: tuple[EventRaised, ...] = field(default=())
+
+    def to_event(self, timestamp: datetime) -> HistoryEvent:
+        return ExecutionCompleted(
+            event_id=self.id,
+            timestamp=timestamp,
+            status=self.status,
+            result=self.result,
+            failure=self.failure,
+        )

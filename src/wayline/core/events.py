@@ -1,0 +1,212 @@
+"""History events: the durable record a workflow is replayed from.
+
+The kinds mirror durabletask's ``HistoryEvent`` one to one, so the gRPC layer is a
+thin translation. Payloads (``input``, ``result``) are opaque serialized text; the
+core never parses them except where the workflow code asks for a value.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from enum import StrEnum
+
+
+class WorkflowStatus(StrEnum):
+    """Runtime status of an instance, as Dapr spells it.
+
+    A ``StrEnum``, so ``state.runtime_status == "RUNNING"`` holds.
+    """
+
+    RUNNING = "RUNNING"
+    COMPLETED = "COMPLETED"
+    CONTINUED_AS_NEW = "CONTINUED_AS_NEW"
+    FAILED = "FAILED"
+    CANCELED = "CANCELED"
+    TERMINATED = "TERMINATED"
+    PENDING = "PENDING"
+    SUSPENDED = "SUSPENDED"
+
+    @property
+    def is_terminal(self) -> bool:
+        """True for the statuses an instance never leaves (purge is allowed)."""
+        return self in TERMINAL_STATUSES
+
+
+TERMINAL_STATUSES = frozenset(
+    {WorkflowStatus.COMPLETED, WorkflowStatus.FAILED, WorkflowStatus.TERMINATED}
+)
+
+
+@dataclass(frozen=True)
+class FailureDetails:
+    """Why a task or workflow failed."""
+
+    message: str
+    error_type: str
+    stack_trace: str | None = None
+    non_retriable: bool = False
+
+
+@dataclass(frozen=True)
+class ParentInfo:
+    """Links a child workflow to the parent action that created it."""
+
+    instance_id: str
+    name: str
+    task_scheduled_id: int
+    execution_id: str | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class HistoryEvent:
+    """Base of every history event.
+
+    ``event_id`` is the action sequence number for events recording an action
+    (``-1`` elsewhere); ``timestamp`` is when the event was created.
+    """
+
+    event_id: int = -1
+    timestamp: datetime
+
+
+@dataclass(frozen=True, kw_only=True)
+class WorkflowStarted(HistoryEvent):
+    """First event of every turn; its timestamp is the workflow's clock."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class ExecutionStarted(HistoryEvent):
+    name: str
+    instance_id: str
+    execution_id: str
+    input: str | None = None
+    parent: ParentInfo | None = None
+    scheduled_start: datetime | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class ExecutionCompleted(HistoryEvent):
+    status: WorkflowStatus
+    result: str | None = None
+    failure: FailureDetails | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class ExecutionTerminated(HistoryEvent):
+    input: str | None = None
+    recurse: bool = True
+
+
+@dataclass(frozen=True, kw_only=True)
+class ExecutionSuspended(HistoryEvent):
+    input: str | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class ExecutionResumed(HistoryEvent):
+    input: str | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class TaskScheduled(HistoryEvent):
+    name: str
+    input: str | None = None
+    task_execution_id: str = ""
+
+
+@dataclass(frozen=True, kw_only=True)
+class TaskCompleted(HistoryEvent):
+    task_scheduled_id: int
+    result: str | None = None
+    task_execution_id: str = ""
+
+
+@dataclass(frozen=True, kw_only=True)
+class TaskFailed(HistoryEvent):
+    task_scheduled_id: int
+    failure: FailureDetails
+    task_execution_id: str = ""
+
+
+@dataclass(frozen=True, kw_only=True)
+class ChildWorkflowCreated(HistoryEvent):
+    instance_id: str
+    name: str
+    input: str | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class ChildWorkflowCompleted(HistoryEvent):
+    task_scheduled_id: int
+    result: str | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class ChildWorkflowFailed(HistoryEvent):
+    task_scheduled_id: int
+    failure: FailureDetails
+
+
+class TimerOrigin(StrEnum):
+    """Why a durable timer exists (durabletask's ``TimerOrigin``)."""
+
+    CREATE_TIMER = "create_timer"
+    EXTERNAL_EVENT = "external_event"
+    ACTIVITY_RETRY = "activity_retry"
+    CHILD_WORKFLOW_RETRY = "child_workflow_retry"
+
+
+@dataclass(frozen=True, kw_only=True)
+class TimerCreated(HistoryEvent):
+    fire_at: datetime
+    origin: TimerOrigin = TimerOrigin.CREATE_TIMER
+    origin_name: str | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class TimerFired(HistoryEvent):
+    timer_id: int
+    fire_at: datetime
+
+
+@dataclass(frozen=True, kw_only=True)
+class EventRaised(HistoryEvent):
+    name: str
+    input: str | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class EventSent(HistoryEvent):
+    instance_id: str
+    name: str
+    input: str | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class ExecutionStalled(HistoryEvent):
+    reason: str = ""
+    description: str = ""
+
+
+ALL_EVENT_TYPES: tuple[type[HistoryEvent], ...] = (
+    WorkflowStarted,
+    ExecutionStarted,
+    ExecutionCompleted,
+    ExecutionTerminated,
+    ExecutionSuspended,
+    ExecutionResumed,
+    TaskScheduled,
+    TaskCompleted,
+    TaskFailed,
+    ChildWorkflowCreated,
+    ChildWorkflowCompleted,
+    ChildWorkflowFailed,
+    TimerCreated,
+    TimerFired,
+    EventRaised,
+    EventSent,
+    ExecutionStalled,
+)
+
+EVENT_TYPES_BY_NAME: dict[str, type[HistoryEvent]] = {t.__name__: t for t in ALL_EVENT_TYPES}

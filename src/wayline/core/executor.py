@@ -1,0 +1,279 @@
+"""The replay executor: ``(past events, new events) -> actions``.
+
+An executor holds one execution's live state (the suspended generator and its
+pending tasks). The first call replays the stored history; later calls on the
+same executor feed only the events that are new since, which is how the engine's
+cache keeps a workflow's cost linear in its steps. Both paths produce identical
+actions. Pure: no clock, no I/O, no threads.
+"""
+
+from __future__ import annotations
+
+import traceback
+from collections.abc import Callable, Generator, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from wayline.core import serde
+from wayline.core.actions import (
+    Action,
+    CompleteWorkflow,
+    CreateChildWorkflow,
+    CreateTimer,
+    ScheduleTask,
+    SendEvent,
+)
+from wayline.core.context import WorkflowContext
+from wayline.core.events import (
+    ChildWorkflowCompleted,
+    ChildWorkflowCreated,
+    ChildWorkflowFailed,
+    EventRaised,
+    EventSent,
+    ExecutionStarted,
+    ExecutionTerminated,
+    FailureDetails,
+    HistoryEvent,
+    TaskCompleted,
+    TaskFailed,
+    TaskScheduled,
+    TimerCreated,
+    TimerFired,
+    WorkflowStarted,
+    WorkflowStatus,
+)
+from wayline.core.registry import call_with_input
+from wayline.core.task import NonDeterminismError, Task, TaskFailedError
+
+# Events recording an action, and the action class each must match on replay.
+_RECORDS: dict[type[HistoryEvent], type[Action]] = {
+    TaskScheduled: ScheduleTask,
+    TimerCreated: CreateTimer,
+    ChildWorkflowCreated: CreateChildWorkflow,
+    EventSent: SendEvent,
+}
+
+
+@dataclass(frozen=True)
+class TurnResult:
+    """What one turn produced: new actions (a completion, if any, is the only one)."""
+
+    actions: tuple[Action, ...]
+    custom_status: str | None
+
+    @property
+    def completion(self) -> CompleteWorkflow | None:
+        for action in self.actions:
+            if isinstance(action, CompleteWorkflow):
+                return action
+        return None
+
+
+def failure_from_exception(exc: BaseException) -> FailureDetails:
+    """Failure details of an exception raised by user code."""
+    if isinstance(exc, TaskFailedError):
+        inner = exc.details
+        return FailureDetails(
+            message=str(exc),
+            error_type=type(exc).__name__,
+            stack_trace=inner.stack_trace,
+        )
+    return FailureDetails(
+        message=str(exc) or type(exc).__name__,
+        error_type=type(exc).__name__,
+        stack_trace="".join(traceback.format_exception(exc)),
+        non_retriable=type(exc).__name__ == "NonRetryableError",
+    )
+
+
+def _describe(event_or_action: HistoryEvent | Action) -> str:
+    name = getattr(event_or_action, "name", None)
+    kind = type(event_or_action).__name__
+    return f"{kind} {name!r}" if name else kind
+
+
+class WorkflowExecutor:
+    """Runs one workflow execution turn by turn.
+
+    Args:
+        instance_id: the instance being executed.
+        workflow: the workflow function, ``fn(ctx, input)`` or ``fn(ctx)``.
+        wrap_context: optional factory that wraps the context handed to the code
+            (used to hand workflows a subclass with extra helpers).
+    """
+
+    def __init__(
+        self,
+        instance_id: str,
+        workflow: Callable[..., Any],
+        wrap_context: Callable[[WorkflowContext], Any] | None = None,
+    ) -> None:
+        self._workflow = workflow
+        self._ctx = WorkflowContext(instance_id)
+        self._user_ctx = wrap_context(self._ctx) if wrap_context else self._ctx
+        self._generator: Generator[Any, Any, Any] | None = None
+        self._awaiting: Task[Any] | None = None
+        self._started = False
+
+    @property
+    def context(self) -> WorkflowContext:
+        return self._ctx
+
+    @property
+    def is_complete(self) -> bool:
+        return self._ctx._completion is not None
+
+    def execute(
+        self, past_events: Sequence[HistoryEvent], new_events: Sequence[HistoryEvent]
+    ) -> TurnResult:
+        """Apply ``past_events`` as replay and ``new_events`` as new; return the actions.
+
+        Actions returned by the previous call are taken as committed: on a cached
+        executor pass only what is new since then, with ``past_events`` empty.
+        """
+        ctx = self._ctx
+        ctx._pending_actions.clear()
+        try:
+            ctx._is_replaying = True
+            for event in past_events:
+                self._apply(event)
+            ctx._is_replaying = False
+            for event in new_events:
+                self._apply(event)
+        except NonDeterminismError as exc:
+            ctx._is_replaying = False
+            ctx._completion = None
+            ctx._complete(WorkflowStatus.FAILED, None, failure_from_exception(exc))
+        completion = ctx._completion
+        if completion is not None:
+            if completion.status == WorkflowStatus.CONTINUED_AS_NEW:
+                completion = CompleteWorkflow(
+                    id=completion.id,
+                    status=completion.status,
+                    result=completion.result,
+                    carryover_events=ctx._carryover_events(),
+                )
+            actions: tuple[Action, ...] = (completion,)
+        else:
+            actions = tuple(ctx._pending_actions[k] for k in sorted(ctx._pending_actions))
+        return TurnResult(actions=actions, custom_status=ctx._custom_status)
+
+    # ----- event handling ---------------------------------------------------------------
+
+    def _apply(self, event: HistoryEvent) -> None:
+        ctx = self._ctx
+        if isinstance(event, WorkflowStarted):
+            ctx._now = event.timestamp
+            return
+        if ctx._completion is not None:
+            return  # nothing after the end counts
+        action_type = _RECORDS.get(type(event))
+        if action_type is not None:
+            self._match_recorded_action(event, action_type)
+        elif isinstance(event, ExecutionStarted):
+            self._start(event)
+        elif isinstance(event, TaskCompleted):
+            ctx._task_completed(event.task_scheduled_id, event.result)
+        elif isinstance(event, TaskFailed):
+            ctx._task_failed(
+                event.task_scheduled_id,
+                TaskFailedError(
+                    f"activity task #{event.task_scheduled_id} failed: {event.failure.message}",
+                    event.failure,
+                ),
+            )
+        elif isinstance(event, ChildWorkflowCompleted):
+            ctx._task_completed(event.task_scheduled_id, event.result)
+        elif isinstance(event, ChildWorkflowFailed):
+            ctx._task_failed(
+                event.task_scheduled_id,
+                TaskFailedError(
+                    f"child workflow #{event.task_scheduled_id} failed: {event.failure.message}",
+                    event.failure,
+                ),
+            )
+        elif isinstance(event, TimerFired):
+            ctx._timer_fired(event.timer_id)
+        elif isinstance(event, EventRaised):
+            ctx._deliver_event(event.name, event.input)
+        elif isinstance(event, ExecutionTerminated):
+            ctx._complete(WorkflowStatus.TERMINATED, event.input)
+            return
+        # ExecutionSuspended/Resumed, ExecutionCompleted, ExecutionStalled: the engine
+        # holds events while suspended, so the code has nothing to do for them.
+        self._resume()
+
+    def _match_recorded_action(self, event: HistoryEvent, action_type: type[Action]) -> None:
+        pending = self._ctx._pending_actions.pop(event.event_id, None)
+        if pending is None:
+            raise NonDeterminismError(
+                f"step #{event.event_id}: the history has {_describe(event)}, but the "
+                "workflow code did not schedule anything with that sequence number; "
+                "the code changed since this instance started (start a new instance, "
+                "or register the changed code under a new workflow name)"
+            )
+        same_name = getattr(pending, "name", None) == getattr(event, "name", None)
+        if not isinstance(pending, action_type) or not same_name:
+            raise NonDeterminismError(
+                f"step #{event.event_id}: the history has {_describe(event)}, but the "
+                f"workflow code now does {_describe(pending)}; the code changed since this "
+                "instance started (start a new instance, or register the changed code "
+                "under a new workflow name)"
+            )
+
+    def _start(self, event: ExecutionStarted) -> None:
+        if self._started:
+            return
+        self._started = True
+        try:
+            result = call_with_input(
+                self._workflow, self._user_ctx, serde.loads_lenient(event.input)
+            )
+        except Exception as exc:
+            self._fail(exc)
+            return
+        if isinstance(result, Generator):
+            self._generator = result
+        else:
+            self._ctx._complete(WorkflowStatus.COMPLETED, serde.dumps(result))
+
+    def _resume(self) -> None:
+        """Run the generator until it waits on an unfinished task or ends."""
+        gen = self._generator
+        ctx = self._ctx
+        while gen is not None and ctx._completion is None:
+            awaiting = self._awaiting
+            try:
+                if awaiting is None:
+                    yielded = next(gen)
+                elif not awaiting.is_complete:
+                    return
+                elif awaiting.is_failed:
+                    exc = awaiting.get_exception()
+                    assert exc is not None
+                    yielded = gen.throw(exc)
+                else:
+                    yielded = gen.send(awaiting.get_result())
+            except StopIteration as stop:
+                self._generator = None
+                ctx._complete(WorkflowStatus.COMPLETED, serde.dumps(stop.value))
+                return
+            except NonDeterminismError:
+                raise
+            except Exception as exc:
+                self._generator = None
+                self._fail(exc)
+                return
+            if not isinstance(yielded, Task):
+                self._generator = None
+                self._fail(
+                    TypeError(
+                        f"workflow yielded {type(yielded).__name__}; yield tasks from ctx "
+                        "(call_activity, create_timer, ...) or when_all/when_any"
+                    )
+                )
+                return
+            self._awaiting = yielded
+
+    def _fail(self, exc: BaseException) -> None:
+        self._ctx._complete(WorkflowStatus.FAILED, None, failure_from_exception(exc))

@@ -1,0 +1,84 @@
+"""Name -> function tables for workflows and activities."""
+
+from __future__ import annotations
+
+import contextlib
+import inspect
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+# The attribute dapr-ext-workflow uses for a function's registered name; reusing
+# it lets code decorated with either library resolve the same names.
+NAME_ATTRIBUTE = "_dapr_alternate_name"
+
+
+def name_of(fn_or_name: Callable[..., Any] | str) -> str:
+    """The registered name of a workflow or activity given as a function or a name."""
+    if isinstance(fn_or_name, str):
+        if not fn_or_name:
+            raise ValueError("a workflow or activity name must not be empty")
+        return fn_or_name
+    name = getattr(fn_or_name, NAME_ATTRIBUTE, None) or getattr(fn_or_name, "__name__", None)
+    if not isinstance(name, str) or not name:
+        raise TypeError(f"{fn_or_name!r} is neither a function nor a name")
+    return name
+
+
+def accepts_input(fn: Callable[..., Any]) -> bool:
+    """True when ``fn`` takes an input after the context (``fn(ctx, input)``)."""
+    try:
+        params = list(inspect.signature(fn).parameters.values())
+    except (TypeError, ValueError):
+        return True
+    positional = [
+        p
+        for p in params
+        if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD, p.VAR_POSITIONAL)
+    ]
+    return len(positional) >= 2 or any(p.kind == p.VAR_POSITIONAL for p in positional)
+
+
+def call_with_input(fn: Callable[..., Any], ctx: Any, value: Any) -> Any:
+    """Call ``fn(ctx, value)``, or ``fn(ctx)`` when it declares no input parameter."""
+    if accepts_input(fn):
+        return fn(ctx, value)
+    return fn(ctx)
+
+
+@dataclass
+class Registry:
+    """The workflows and activities one runtime can execute, by name."""
+
+    workflows: dict[str, Callable[..., Any]] = field(default_factory=dict)
+    activities: dict[str, Callable[..., Any]] = field(default_factory=dict)
+
+    def add_workflow(self, fn: Callable[..., Any], name: str | None = None) -> str:
+        return self._add(self.workflows, "workflow", fn, name)
+
+    def add_activity(self, fn: Callable[..., Any], name: str | None = None) -> str:
+        return self._add(self.activities, "activity", fn, name)
+
+    @staticmethod
+    def _add(
+        table: dict[str, Callable[..., Any]],
+        kind: str,
+        fn: Callable[..., Any],
+        name: str | None,
+    ) -> str:
+        if not callable(fn):
+            raise TypeError(f"register_{kind} needs a function, got {fn!r}")
+        existing = getattr(fn, NAME_ATTRIBUTE, None)
+        if name is not None and existing is not None and existing != name:
+            raise ValueError(f"{kind} {fn.__name__} already has the name {existing!r}")
+        effective = name or existing or fn.__name__
+        if effective in table:
+            raise ValueError(
+                f"a {kind} named {effective!r} is already registered; give one of them "
+                "another name with name=..."
+            )
+        table[effective] = fn
+        # Builtins and some callables take no attributes; the name still resolves.
+        with contextlib.suppress(AttributeError, TypeError):
+            setattr(fn, NAME_ATTRIBUTE, effective)
+        return effective

@@ -1,0 +1,302 @@
+"""Turn planning: from a claimed instance and its inbox to one ``TurnCommit``.
+
+Pure functions over core and store types; the engine supplies the executor and
+does the I/O. The same planning serves local executors and remote workers: a
+remote worker's response is just another ``TurnResult``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+from wayline.core.actions import (
+    Action,
+    CompleteWorkflow,
+    CreateChildWorkflow,
+    CreateTimer,
+    ScheduleTask,
+    SendEvent,
+)
+from wayline.core.events import (
+    ChildWorkflowCompleted,
+    ChildWorkflowFailed,
+    EventRaised,
+    ExecutionCompleted,
+    ExecutionResumed,
+    ExecutionStarted,
+    ExecutionSuspended,
+    ExecutionTerminated,
+    FailureDetails,
+    HistoryEvent,
+    ParentInfo,
+    TimerFired,
+    WorkflowStarted,
+    WorkflowStatus,
+)
+from wayline.core.executor import TurnResult
+from wayline.core.ids import new_execution_id
+from wayline.store.types import (
+    ClaimedTurn,
+    ContinueAsNew,
+    InboxMessage,
+    InstanceRecord,
+    NewInstance,
+    NewTask,
+    OutboundMessage,
+    TurnCommit,
+)
+
+# durabletask's "optional" timer of an indefinite wait: recorded, never fired.
+NEVER = datetime(9999, 12, 31, 23, 59, 59, tzinfo=UTC)
+
+
+@dataclass
+class TurnInput:
+    """Which inbox messages a turn consumes, and the events it feeds the workflow."""
+
+    new_events: list[HistoryEvent] = field(default_factory=list)
+    consumed: list[int] = field(default_factory=list)
+    suspended: bool = False
+    terminate: ExecutionTerminated | None = None
+
+    @property
+    def has_work(self) -> bool:
+        return len(self.new_events) > 1 or self.terminate is not None
+
+
+def select_messages(claimed: ClaimedTurn, now: datetime) -> TurnInput:
+    """Decide what this turn consumes, applying suspension and ordering rules.
+
+    - Messages of an older execution (results, timers) are consumed and dropped.
+    - A terminate wins over everything and is handled without workflow code.
+    - While suspended only resume (and terminate) are consumed; the events held
+      meanwhile follow the resume in their arrival order.
+    - A redundant suspend or resume is consumed and dropped, so workers never see
+      a resume without a suspend.
+    - ``ExecutionStarted`` comes first even if events arrived before it.
+    """
+    instance = claimed.instance
+    plan = TurnInput(new_events=[WorkflowStarted(timestamp=now)])
+    current: list[InboxMessage] = []
+    for message in claimed.messages:
+        if message.execution_id is not None and message.execution_id != instance.execution_id:
+            plan.consumed.append(message.id)
+        elif isinstance(message.event, ExecutionTerminated) and plan.terminate is None:
+            plan.terminate = message.event
+            plan.consumed.append(message.id)
+        else:
+            current.append(message)
+    if plan.terminate is not None:
+        return plan
+    current.sort(key=lambda m: not isinstance(m.event, ExecutionStarted))
+    if instance.status == WorkflowStatus.PENDING and not (
+        current and isinstance(current[0].event, ExecutionStarted)
+    ):
+        return plan  # a scheduled start that is not due yet
+
+    suspended = instance.status == WorkflowStatus.SUSPENDED
+    held: list[InboxMessage] = []
+
+    def take(message: InboxMessage) -> None:
+        plan.new_events.append(message.event)
+        plan.consumed.append(message.id)
+
+    for message in current:
+        event = message.event
+        if isinstance(event, ExecutionSuspended):
+            if suspended:
+                plan.consumed.append(message.id)
+            else:
+                suspended = True
+                take(message)
+        elif isinstance(event, ExecutionResumed):
+            if not suspended:
+                plan.consumed.append(message.id)
+            else:
+                suspended = False
+                take(message)
+                for waiting in held:
+                    take(waiting)
+                held.clear()
+        elif suspended:
+            held.append(message)
+        else:
+            take(message)
+    plan.suspended = suspended
+    return plan
+
+
+def _parent_message(
+    instance: InstanceRecord, completion: ExecutionCompleted
+) -> OutboundMessage | None:
+    if instance.parent_instance_id is None or instance.parent_task_id is None:
+        return None
+    event: HistoryEvent
+    if completion.status == WorkflowStatus.COMPLETED:
+        event = ChildWorkflowCompleted(
+            timestamp=completion.timestamp,
+            task_scheduled_id=instance.parent_task_id,
+            result=completion.result,
+        )
+    else:
+        failure = completion.failure or FailureDetails(
+            message=f"child workflow '{instance.instance_id}' was {completion.status.value}",
+            error_type="ChildWorkflow" + completion.status.value.title(),
+        )
+        event = ChildWorkflowFailed(
+            timestamp=completion.timestamp,
+            task_scheduled_id=instance.parent_task_id,
+            failure=failure,
+        )
+    return OutboundMessage(
+        instance_id=instance.parent_instance_id,
+        event=event,
+        execution_id=instance.parent_execution_id,
+    )
+
+
+def plan_termination(
+    claimed: ClaimedTurn,
+    turn: TurnInput,
+    now: datetime,
+    active_children: Sequence[InstanceRecord],
+) -> TurnCommit:
+    """Terminate without running workflow code, so termination never depends on it."""
+    assert turn.terminate is not None
+    instance = claimed.instance
+    completed = ExecutionCompleted(
+        timestamp=now, status=WorkflowStatus.TERMINATED, result=turn.terminate.input
+    )
+    messages: list[OutboundMessage] = []
+    parent = _parent_message(instance, completed)
+    if parent is not None:
+        messages.append(parent)
+    if turn.terminate.recurse:
+        for child in active_children:
+            messages.append(
+                OutboundMessage(
+                    instance_id=child.instance_id,
+                    event=ExecutionTerminated(timestamp=now, input=turn.terminate.input),
+                )
+            )
+    return TurnCommit(
+        instance_id=instance.instance_id,
+        lease_token=claimed.lease_token,
+        now=now,
+        status=WorkflowStatus.TERMINATED,
+        history=(turn.new_events[0], turn.terminate, completed),
+        consumed=tuple(turn.consumed),
+        output=turn.terminate.input,
+        custom_status=instance.custom_status,
+        messages=tuple(messages),
+    )
+
+
+def plan_commit(
+    claimed: ClaimedTurn, turn: TurnInput, result: TurnResult, now: datetime
+) -> TurnCommit:
+    """Translate the workflow's actions into the rows of one atomic commit."""
+    instance = claimed.instance
+    history: list[HistoryEvent] = list(turn.new_events)
+    tasks: list[NewTask] = []
+    timers: list[TimerFired] = []
+    children: list[NewInstance] = []
+    messages: list[OutboundMessage] = []
+    status = WorkflowStatus.SUSPENDED if turn.suspended else WorkflowStatus.RUNNING
+    output: str | None = None
+    failure: FailureDetails | None = None
+    restart: ContinueAsNew | None = None
+    for action in result.actions:
+        history.append(action.to_event(now))
+        _plan_action(action, instance, now, tasks, timers, children, messages)
+        if isinstance(action, CompleteWorkflow):
+            if action.status == WorkflowStatus.CONTINUED_AS_NEW:
+                restart = ContinueAsNew(
+                    execution_id=new_execution_id(),
+                    input=action.result,
+                    carryover_events=action.carryover_events,
+                )
+                history = []  # the new execution starts from an empty history
+                status = WorkflowStatus.RUNNING
+            else:
+                status, output, failure = action.status, action.result, action.failure
+                completed = action.to_event(now)
+                assert isinstance(completed, ExecutionCompleted)
+                parent = _parent_message(instance, completed)
+                if parent is not None:
+                    messages.append(parent)
+    return TurnCommit(
+        instance_id=instance.instance_id,
+        lease_token=claimed.lease_token,
+        now=now,
+        status=status,
+        history=tuple(history),
+        consumed=tuple(turn.consumed),
+        output=output,
+        custom_status=(
+            result.custom_status if result.custom_status is not None else instance.custom_status
+        ),
+        failure=failure,
+        tasks=tuple(tasks),
+        timers=tuple(timers),
+        children=tuple(children),
+        messages=tuple(messages),
+        continue_as_new=restart,
+    )
+
+
+def plan_noop(claimed: ClaimedTurn, turn: TurnInput, now: datetime) -> TurnCommit:
+    """Consume messages that need no workflow code (stale results, redundant resumes)."""
+    instance = claimed.instance
+    return TurnCommit(
+        instance_id=instance.instance_id,
+        lease_token=claimed.lease_token,
+        now=now,
+        status=instance.status,
+        consumed=tuple(turn.consumed),
+        output=instance.output,
+        custom_status=instance.custom_status,
+        failure=instance.failure,
+    )
+
+
+def _plan_action(
+    action: Action,
+    instance: InstanceRecord,
+    now: datetime,
+    tasks: list[NewTask],
+    timers: list[TimerFired],
+    children: list[NewInstance],
+    messages: list[OutboundMessage],
+) -> None:
+    if isinstance(action, ScheduleTask):
+        tasks.append(NewTask(task_id=action.id, name=action.name, input=action.input))
+    elif isinstance(action, CreateTimer):
+        if action.fire_at < NEVER:
+            timers.append(
+                TimerFired(timestamp=action.fire_at, timer_id=action.id, fire_at=action.fire_at)
+            )
+    elif isinstance(action, CreateChildWorkflow):
+        children.append(
+            NewInstance(
+                instance_id=action.instance_id,
+                name=action.name,
+                execution_id=new_execution_id(),
+                input=action.input,
+                parent=ParentInfo(
+                    instance_id=instance.instance_id,
+                    name=instance.name,
+                    task_scheduled_id=action.id,
+                    execution_id=instance.execution_id,
+                ),
+            )
+        )
+    elif isinstance(action, SendEvent):
+        messages.append(
+            OutboundMessage(
+                instance_id=action.instance_id,
+                event=EventRaised(timestamp=now, name=action.name, input=action.input),
+            )
+        )

@@ -1,0 +1,206 @@
+"""``WorkflowRuntime``: register workflows and activities, run them embedded.
+
+Mirrors ``dapr.ext.workflow.WorkflowRuntime``, so Dapr workflow code ports by
+changing the import. ``with runtime:`` starts the engine on a background thread
+and stops it cleanly on exit.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import threading
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, TypeVar, overload
+
+from wayline.client import AsyncWorkflowClient, ChangeFeed, WorkflowClient
+from wayline.core.registry import Registry
+from wayline.engine.clock import Clock
+from wayline.engine.engine import Engine, EngineSettings
+from wayline.store import Store, open_store
+
+log = logging.getLogger("wayline.runtime")
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+class WorkflowRuntime:
+    """Hosts workflows and activities and executes them against a store.
+
+    Args:
+        store: a store URL (``sqlite:///wayline.db`` by default,
+            ``postgresql://...``), a path, or a ``Store``. Opened on first use.
+        settings: engine tunables (concurrency, leases, cache); see ``EngineSettings``.
+        clock: time source; tests pass a ``ManualClock`` to move time.
+        max_concurrent_activities / max_concurrent_turns: shortcuts into ``settings``.
+        host, port, logger_options, interceptors, ...: accepted for source
+            compatibility with ``dapr-ext-workflow`` and ignored (there is no sidecar).
+    """
+
+    def __init__(
+        self,
+        store: str | Path | Store | None = None,
+        *,
+        settings: EngineSettings | None = None,
+        clock: Clock | None = None,
+        max_concurrent_activities: int | None = None,
+        max_concurrent_turns: int | None = None,
+        host: str | None = None,
+        port: str | int | None = None,
+        **dapr_compat: Any,
+    ) -> None:
+        del host, port, dapr_compat
+        self._store_spec = store
+        self._store: Store | None = None
+        base = settings or EngineSettings()
+        overrides: dict[str, Any] = {}
+        if max_concurrent_activities is not None:
+            overrides["max_concurrent_activities"] = max_concurrent_activities
+        if max_concurrent_turns is not None:
+            overrides["max_concurrent_turns"] = max_concurrent_turns
+        self._settings = EngineSettings(**{**base.__dict__, **overrides})
+        self._clock = clock
+        self.registry = Registry()
+        self._feed = ChangeFeed()
+        self._engine: Engine | None = None
+        self._thread: threading.Thread | None = None
+        self._ready = threading.Event()
+        self._lock = threading.Lock()
+
+    # ----- registration (dapr-ext-workflow names) ------------------------------------------
+
+    def register_workflow(self, fn: Callable[..., Any], *, name: str | None = None) -> None:
+        """Register a workflow generator function under ``name`` (default: its name)."""
+        self.registry.add_workflow(fn, name)
+
+    def register_activity(self, fn: Callable[..., Any], *, name: str | None = None) -> None:
+        """Register an activity (a plain or ``async def`` function)."""
+        self.registry.add_activity(fn, name)
+
+    @overload
+    def workflow(self, __fn: F) -> F: ...
+
+    @overload
+    def workflow(self, __fn: None = None, *, name: str | None = None) -> Callable[[F], F]: ...
+
+    def workflow(self, __fn: F | None = None, *, name: str | None = None) -> Any:
+        """Decorator form of :meth:`register_workflow`, bare or with ``name=``."""
+
+        def register(fn: F) -> F:
+            self.register_workflow(fn, name=name)
+            return fn
+
+        return register(__fn) if __fn is not None else register
+
+    @overload
+    def activity(self, __fn: F) -> F: ...
+
+    @overload
+    def activity(self, __fn: None = None, *, name: str | None = None) -> Callable[[F], F]: ...
+
+    def activity(self, __fn: F | None = None, *, name: str | None = None) -> Any:
+        """Decorator form of :meth:`register_activity`, bare or with ``name=``."""
+
+        def register(fn: F) -> F:
+            self.register_activity(fn, name=name)
+            return fn
+
+        return register(__fn) if __fn is not None else register
+
+    # ----- store and clients ----------------------------------------------------------------
+
+    def configure(self, *, store: str | Path | Store | None = None) -> None:
+        """Point the runtime at another store before it is first used (the server does)."""
+        with self._lock:
+            if self._store is not None:
+                raise RuntimeError("the runtime's store is already open; configure it earlier")
+            if store is not None:
+                self._store_spec = store
+
+    @property
+    def store(self) -> Store:
+        with self._lock:
+            if self._store is None:
+                self._store = open_store(self._store_spec)
+            return self._store
+
+    def client(self) -> WorkflowClient:
+        """A client on this runtime's store that wakes its engine immediately."""
+        return WorkflowClient(
+            self.store, clock=self._clock, _on_change=self._notify, _feed=self._feed
+        )
+
+    def async_client(self) -> AsyncWorkflowClient:
+        """The asyncio twin of :meth:`client`."""
+        return AsyncWorkflowClient(sync_client=self.client())
+
+    def _notify(self) -> None:
+        engine = self._engine
+        if engine is not None:
+            engine.notify()
+
+    # ----- lifecycle ------------------------------------------------------------------------
+
+    def start(self) -> None:
+        """Start executing on a background thread; returns once the engine runs."""
+        with self._lock:
+            if self._thread is not None:
+                raise RuntimeError("the workflow runtime is already started")
+        store = self.store
+        self._engine = Engine(
+            store,
+            self.registry,
+            settings=self._settings,
+            clock=self._clock,
+            on_commit=self._feed.publish,
+        )
+        self._ready.clear()
+        self._thread = threading.Thread(target=self._run, name="wayline-engine", daemon=True)
+        self._thread.start()
+        self._ready.wait()
+
+    def _run(self) -> None:
+        assert self._engine is not None
+        engine = self._engine
+
+        async def main() -> None:
+            task = asyncio.create_task(engine.run())
+            await asyncio.sleep(0)
+            self._ready.set()
+            await task
+
+        try:
+            asyncio.run(main())
+        except Exception:
+            log.exception("the workflow engine stopped with an error")
+        finally:
+            self._ready.set()
+
+    def wait_for_worker_ready(self, timeout: float = 30.0) -> bool:
+        """True once the engine is running (``dapr-ext-workflow`` compatibility)."""
+        return self._ready.wait(timeout) and self._thread is not None
+
+    def shutdown(self, timeout: float | None = 30.0) -> None:
+        """Stop the engine: in-flight turns commit, running activities are released."""
+        engine, thread = self._engine, self._thread
+        if engine is not None and thread is not None:
+            engine.stop()
+            thread.join(timeout)
+        self._engine = None
+        self._thread = None
+        with self._lock:
+            if self._store is not None and isinstance(self._store_spec, str | Path | None):
+                self._store.close()
+                self._store = None
+
+    def __enter__(self) -> WorkflowRuntime:
+        self.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.shutdown()
+
+    @property
+    def settings(self) -> EngineSettings:
+        return self._settings

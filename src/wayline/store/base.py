@@ -1,0 +1,116 @@
+"""The ``Store`` protocol: every backend implements it and passes one contract suite."""
+
+from __future__ import annotations
+
+from collections.abc import Collection
+from datetime import datetime, timedelta
+from typing import Protocol
+
+from wayline.core.events import HistoryEvent
+from wayline.store.types import (
+    AppendResult,
+    ClaimedTask,
+    ClaimedTurn,
+    InstancePage,
+    InstanceQuery,
+    InstanceRecord,
+    NewInstance,
+    TaskResult,
+    TurnCommit,
+)
+
+
+class Store(Protocol):
+    """Durable state of every instance: rows and transactions, no workflow code.
+
+    Times are passed in (``now``), never read from a clock, so tests control them.
+    Methods are synchronous and thread-safe; the engine calls them off its loop.
+    """
+
+    def create_instance(self, new: NewInstance, *, now: datetime) -> None:
+        """Create an instance (PENDING) with ``ExecutionStarted`` in its inbox.
+
+        Replaces a terminal instance of the same id; raises
+        ``InstanceAlreadyExistsError`` if one is still active.
+        """
+
+    def get_instance(self, instance_id: str) -> InstanceRecord | None: ...
+
+    def get_history(self, instance_id: str) -> list[HistoryEvent]: ...
+
+    def append_message(
+        self, instance_id: str, event: HistoryEvent, *, now: datetime
+    ) -> AppendResult:
+        """Queue an event for an instance's next turn (dropped if it has finished)."""
+
+    def claim_turns(
+        self,
+        *,
+        owner: str,
+        workflow_names: Collection[str] | None,
+        now: datetime,
+        lease: timedelta,
+        limit: int,
+    ) -> list[ClaimedTurn]:
+        """Lease up to ``limit`` runnable instances whose workflow name is in the set.
+
+        Runnable: an unleased (or lease-expired) instance with a visible inbox
+        message it may consume in its status (while SUSPENDED only resume or
+        terminate; while PENDING only its start or terminate).
+        """
+
+    def commit_turn(self, commit: TurnCommit) -> None:
+        """Apply a turn atomically and release its lease.
+
+        Raises ``LeaseLostError`` if the lease token no longer matches (another
+        node took the instance over); then nothing is written.
+        """
+
+    def release_turn(self, instance_id: str, lease_token: int) -> None:
+        """Give a lease back without changes (the turn could not run here)."""
+
+    def claim_tasks(
+        self,
+        *,
+        owner: str,
+        activity_names: Collection[str] | None,
+        now: datetime,
+        lease: timedelta,
+        limit: int,
+    ) -> list[ClaimedTask]:
+        """Lease up to ``limit`` queued (or lease-expired) activity tasks."""
+
+    def extend_task_leases(self, keys: Collection[int], *, owner: str, until: datetime) -> None:
+        """Keep the leases of long-running tasks alive."""
+
+    def release_tasks(self, keys: Collection[int], *, owner: str) -> None:
+        """Give task leases back unfinished (graceful shutdown)."""
+
+    def complete_task(self, task: ClaimedTask, result: TaskResult, *, now: datetime) -> bool:
+        """Record a task's result in its instance's inbox, once.
+
+        Returns False (and changes nothing) if the task was already completed or
+        its execution is gone; at-least-once execution stays exactly-once in effect.
+        """
+
+    def next_wakeup(self, *, now: datetime) -> datetime | None:
+        """When the earliest not-yet-visible inbox message (a timer) becomes due."""
+
+    def active_children(self, instance_id: str) -> list[InstanceRecord]:
+        """Children of an instance that have not finished."""
+
+    def list_instances(self, query: InstanceQuery) -> InstancePage: ...
+
+    def count_instances(self, query: InstanceQuery) -> int: ...
+
+    def purge_instance(self, instance_id: str, *, recursive: bool = True) -> int:
+        """Delete a terminal instance (and its terminal descendants); returns the count.
+
+        Raises ``InstanceNotFoundError`` or ``InstanceNotTerminalError``; on error
+        nothing is deleted.
+        """
+
+    def change_marker(self) -> int:
+        """A number that changes whenever another connection commits (cheap to poll)."""
+
+    def close(self) -> None: ...

@@ -1,0 +1,167 @@
+"""Row-level domain types exchanged between the engine, the client and a store."""
+
+from __future__ import annotations
+
+from collections.abc import Collection
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import StrEnum
+
+from wayline.core.events import (
+    EventRaised,
+    FailureDetails,
+    HistoryEvent,
+    ParentInfo,
+    TaskCompleted,
+    TaskFailed,
+    TimerFired,
+    WorkflowStatus,
+)
+
+
+@dataclass(frozen=True)
+class InstanceRecord:
+    """One workflow instance's metadata row (its current execution)."""
+
+    instance_id: str
+    name: str
+    status: WorkflowStatus
+    execution_id: str
+    created_at: datetime
+    last_updated_at: datetime
+    input: str | None = None
+    output: str | None = None
+    custom_status: str | None = None
+    failure: FailureDetails | None = None
+    parent_instance_id: str | None = None
+    parent_task_id: int | None = None
+    parent_execution_id: str | None = None
+    completed_at: datetime | None = None
+    scheduled_start_at: datetime | None = None
+    # Incremented by every committed turn; the engine's replay cache keys on it.
+    version: int = 0
+
+
+@dataclass(frozen=True)
+class NewInstance:
+    """An instance to create (by a client start or a parent's child action)."""
+
+    instance_id: str
+    name: str
+    execution_id: str
+    input: str | None = None
+    parent: ParentInfo | None = None
+    start_at: datetime | None = None
+
+
+@dataclass(frozen=True)
+class InboxMessage:
+    """A pending event for an instance, consumed by exactly one committed turn."""
+
+    id: int
+    event: HistoryEvent
+    execution_id: str | None = None
+
+
+@dataclass(frozen=True)
+class ClaimedTurn:
+    """An instance leased for one turn, with its visible inbox in arrival order."""
+
+    instance: InstanceRecord
+    messages: tuple[InboxMessage, ...]
+    lease_token: int
+
+
+@dataclass(frozen=True)
+class NewTask:
+    """An activity task to queue (from a ``ScheduleTask`` action)."""
+
+    task_id: int
+    name: str
+    input: str | None = None
+
+
+@dataclass(frozen=True)
+class ClaimedTask:
+    """An activity task leased to one worker."""
+
+    key: int
+    instance_id: str
+    execution_id: str
+    task_id: int
+    name: str
+    input: str | None
+    attempt: int
+
+
+@dataclass(frozen=True)
+class OutboundMessage:
+    """An event for another instance; dropped if that instance (execution) is gone."""
+
+    instance_id: str
+    event: HistoryEvent
+    execution_id: str | None = None
+
+
+@dataclass(frozen=True)
+class ContinueAsNew:
+    """Restart the instance: new execution, new input, fresh history."""
+
+    execution_id: str
+    input: str | None
+    carryover_events: tuple[EventRaised, ...] = ()
+
+
+@dataclass(frozen=True)
+class TurnCommit:
+    """Everything one turn changes, committed in one transaction or not at all."""
+
+    instance_id: str
+    lease_token: int
+    now: datetime
+    status: WorkflowStatus
+    history: tuple[HistoryEvent, ...] = ()
+    consumed: tuple[int, ...] = ()
+    output: str | None = None
+    custom_status: str | None = None
+    failure: FailureDetails | None = None
+    tasks: tuple[NewTask, ...] = ()
+    timers: tuple[TimerFired, ...] = ()
+    children: tuple[NewInstance, ...] = ()
+    messages: tuple[OutboundMessage, ...] = ()
+    continue_as_new: ContinueAsNew | None = None
+
+
+TaskResult = TaskCompleted | TaskFailed
+
+
+class AppendResult(StrEnum):
+    """Outcome of appending an event to an instance's inbox."""
+
+    APPENDED = "appended"
+    FINISHED = "finished"  # the instance is terminal: the event was dropped
+    NOT_FOUND = "not_found"
+
+
+@dataclass(frozen=True)
+class InstanceQuery:
+    """Filters for listing instances; ``None`` means "any"."""
+
+    statuses: Collection[WorkflowStatus] | None = None
+    name: str | None = None
+    created_from: datetime | None = None
+    created_to: datetime | None = None
+    completed_from: datetime | None = None
+    completed_to: datetime | None = None
+    parent_instance_id: str | None = None
+    instance_id_prefix: str | None = None
+    page_size: int = 100
+    continuation_token: str | None = None
+
+
+@dataclass(frozen=True)
+class InstancePage:
+    """One page of instances, newest first; pass ``continuation_token`` for the next."""
+
+    instances: list[InstanceRecord] = field(default_factory=list)
+    continuation_token: str | None = None
