@@ -16,10 +16,10 @@ ALLOWED: dict[str, set[str]] = {
     "client": {"core", "store", "engine", "errors"},
     "runtime": {"core", "store", "engine", "client", "errors"},
     "api": {"client", "runtime", "api", "errors", "core", "engine"},
-    "cli": {"client", "api", "errors", "core"},
+    "cli": set(),  # talks to a server over HTTP only
     "server": {"core", "store", "engine", "client", "runtime", "api", "errors", "cli"},
     "__init__": {"core", "store", "engine", "client", "runtime", "errors"},
-    "__main__": {"cli"},
+    "__main__": {"server"},
 }
 
 

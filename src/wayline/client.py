@@ -41,6 +41,7 @@ from wayline.errors import (
     InstanceNotFoundError,
     InvalidStateError,
     PayloadTooLargeError,
+    WaylineError,
     WorkflowNameMissingError,
 )
 from wayline.store import Store, open_store
@@ -148,6 +149,18 @@ class WorkflowPage:
 
     workflows: list[WorkflowState] = field(default_factory=list)
     continuation_token: str | None = None
+
+
+@dataclass(frozen=True)
+class BulkResult:
+    """Outcome of a bulk operation: how many instances it affected, and the refusals."""
+
+    operation: str
+    affected: int = 0
+    failed: dict[str, str] = field(default_factory=dict)
+
+
+BULK_OPERATIONS = ("terminate", "pause", "resume", "purge")
 
 
 class ChangeFeed:
@@ -465,6 +478,45 @@ class WorkflowClient:
             page_size=page_size,
             continuation_token=continuation_token,
         )
+
+    def bulk(
+        self,
+        operation: str,
+        *,
+        progress: Callable[[int], None] | None = None,
+        **filters: Any,
+    ) -> BulkResult:
+        """Apply ``terminate``, ``pause``, ``resume`` or ``purge`` to every match.
+
+        ``filters`` are those of :meth:`list_workflows` (without paging). An
+        instance that refuses (e.g. purging a running one) is reported in
+        ``failed`` and does not stop the rest. ``progress`` gets the running count.
+        """
+        if operation not in BULK_OPERATIONS:
+            raise ValueError(f"unknown bulk operation {operation!r}; use one of {BULK_OPERATIONS}")
+        actions: dict[str, Callable[[str], Any]] = {
+            "terminate": self.terminate_workflow,
+            "pause": self.pause_workflow,
+            "resume": self.resume_workflow,
+            "purge": self.purge_workflow,
+        }
+        action = actions[operation]
+        affected = 0
+        failed: dict[str, str] = {}
+        # Collect ids first: purging while paging would shift the pages under us.
+        ids = [state.instance_id for state in self.iter_workflows(page_size=500, **filters)]
+        for instance_id in ids:
+            try:
+                action(instance_id)
+            except InstanceNotFoundError:
+                continue  # purged meanwhile, e.g. as the child of an earlier match
+            except WaylineError as exc:
+                failed[instance_id] = str(exc)
+                continue
+            affected += 1
+            if progress is not None:
+                progress(affected)
+        return BulkResult(operation=operation, affected=affected, failed=failed)
 
     def get_history(self, instance_id: str) -> list[HistoryEvent]:
         """The instance's history events, oldest first, with their payloads."""

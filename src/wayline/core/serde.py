@@ -25,10 +25,19 @@ def _encode_extra(value: Any) -> Any:
     raise TypeError(f"{type(value).__name__} is not JSON serializable")
 
 
+class RawPayload(str):
+    """Text that is already serialized: stored verbatim, never re-encoded.
+
+    Dapr's HTTP API passes request bodies through as-is; wrap them in this.
+    """
+
+
 def dumps(value: Any) -> str | None:
     """Serialize a user value to JSON text; ``None`` stays ``None``."""
     if value is None:
         return None
+    if isinstance(value, RawPayload):
+        return str(value)
     try:
         return json.dumps(value, default=_encode_extra, ensure_ascii=False)
     except (TypeError, ValueError) as exc:

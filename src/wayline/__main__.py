@@ -1,0 +1,7 @@
+"""``python -m wayline`` is the ``wayline`` command."""
+
+import sys
+
+from wayline.server import main
+
+sys.exit(main())

@@ -1,0 +1,1 @@
+"""The network surfaces: Dapr's HTTP API and Wayline's own (``http``)."""

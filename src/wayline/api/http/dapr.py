@@ -1,0 +1,202 @@
+"""Dapr's workflow HTTP API on ``/v1.0-alpha1``, ``/v1.0-beta1`` and ``/v1.0``.
+
+Paths, status codes, JSON names and error codes follow
+``shared/spec/dapr-workflow-api.md`` §1. The path after ``/workflows/`` is parsed
+by hand so empty segments (a missing instance id or event name) get Dapr's 400
+codes rather than a generic 404.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
+from typing import Any
+
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import BaseRoute, Route
+
+from wayline.api.http.errors import ApiError, error_response, from_wayline_error
+from wayline.client import WorkflowClient, WorkflowState
+from wayline.core.serde import RawPayload
+from wayline.errors import WaylineError
+
+PREFIXES = ("v1.0-alpha1", "v1.0-beta1", "v1.0")
+_OPERATIONS = {"terminate", "pause", "resume", "purge"}
+
+
+def rfc3339(moment: datetime) -> str:
+    """protojson's Timestamp format: UTC, 'Z', fractional digits only when needed."""
+    moment = moment.astimezone(UTC)
+    text = moment.strftime("%Y-%m-%dT%H:%M:%S")
+    if moment.microsecond:
+        micros = f"{moment.microsecond:06d}"
+        text += "." + (micros[:3] if micros.endswith("000") else micros)
+    return text + "Z"
+
+
+def dapr_state_json(state: WorkflowState) -> dict[str, Any]:
+    """The GET response body: Dapr's names, empty fields omitted, payloads verbatim."""
+    properties: dict[str, str] = {}
+    if state.serialized_input:
+        properties["dapr.workflow.input"] = state.serialized_input
+    if state.serialized_custom_status:
+        properties["dapr.workflow.custom_status"] = state.serialized_custom_status
+    failure = state.failure_details
+    if failure is not None:
+        properties["dapr.workflow.failure.error_type"] = failure.error_type
+        properties["dapr.workflow.failure.error_message"] = failure.message
+        if failure.stack_trace:
+            properties["dapr.workflow.failure.stack_trace"] = failure.stack_trace
+    elif state.serialized_output:
+        properties["dapr.workflow.output"] = state.serialized_output
+    body: dict[str, Any] = {
+        "instanceID": state.instance_id,
+        "workflowName": state.name,
+        "createdAt": rfc3339(state.created_at),
+        "lastUpdatedAt": rfc3339(state.last_updated_at),
+        "runtimeStatus": state.runtime_status.value,
+    }
+    if properties:
+        body["properties"] = properties
+    return {k: v for k, v in body.items() if v}
+
+
+class DaprWorkflowApi:
+    """Handlers for the seven workflow operations, over one ``WorkflowClient``."""
+
+    def __init__(self, client: WorkflowClient) -> None:
+        self.client = client
+
+    def routes(self) -> list[BaseRoute]:
+        return [
+            Route(f"/{prefix}/workflows/{{rest:path}}", self.dispatch, methods=["GET", "POST"])
+            for prefix in PREFIXES
+        ]
+
+    async def dispatch(self, request: Request) -> Response:
+        # Split keeps empty segments: ".../dapr//pause" has an empty instance id.
+        rest = request.url.path.split("/workflows/", 1)[1]
+        parts = rest.split("/")
+        try:
+            handler = self._route(request.method, parts)
+            return await handler(request, parts)
+        except ApiError as exc:
+            return error_response(exc.status, exc.code, exc.message)
+
+    def _route(
+        self, method: str, parts: list[str]
+    ) -> Callable[[Request, list[str]], Awaitable[Response]]:
+        # parts[0] is the workflow component: accepted and ignored, as Dapr 1.15+ does.
+        if len(parts) == 3 and parts[2] == "start":
+            wanted, handler = "POST", self._start
+        elif len(parts) == 2:
+            wanted, handler = "GET", self._get
+        elif len(parts) == 3 and parts[2] in _OPERATIONS:
+            wanted, handler = "POST", self._operation
+        elif len(parts) in (3, 4) and parts[2] == "raiseEvent":
+            wanted, handler = "POST", self._raise_event
+        else:
+            raise ApiError(404, "ERR_NOT_FOUND", "no such workflow API route")
+        if method != wanted:
+            raise ApiError(405, "ERR_METHOD_NOT_ALLOWED", f"use {wanted} for this route")
+        return handler
+
+    @staticmethod
+    def _instance_id(parts: list[str]) -> str:
+        if not parts[1]:
+            raise ApiError(400, "ERR_INSTANCE_ID_PROVIDED_MISSING", "no instance ID was provided")
+        return parts[1]
+
+    async def _call(self, code: str, fn: Callable[..., Any], *args: Any, **kw: Any) -> Any:
+        try:
+            return await run_in_threadpool(fn, *args, **kw)
+        except WaylineError as exc:
+            raise from_wayline_error(exc, code) from exc
+
+    async def _start(self, request: Request, parts: list[str]) -> Response:
+        name = parts[1]
+        if not name:
+            raise ApiError(400, "ERR_WORKFLOW_NAME_MISSING", "no workflow name was provided")
+        body = (await request.body()).decode("utf-8", errors="replace")
+        instance_id = request.query_params.get("instanceID") or None
+        iid = await self._call(
+            "ERR_START_WORKFLOW",
+            self.client.start_workflow,
+            name,
+            input=RawPayload(body) if body else None,
+            instance_id=instance_id,
+        )
+        return JSONResponse({"instanceID": iid}, status_code=202)
+
+    async def _get(self, request: Request, parts: list[str]) -> Response:
+        state = await self._call(
+            "ERR_GET_WORKFLOW", self.client.get_workflow, self._instance_id(parts)
+        )
+        return JSONResponse(dapr_state_json(state))
+
+    async def _operation(self, request: Request, parts: list[str]) -> Response:
+        iid = self._instance_id(parts)
+        operation = parts[2]
+        options = await self._json_body(request)
+        if operation == "terminate":
+            output = options.get("output")
+            await self._call(
+                "ERR_TERMINATE_WORKFLOW",
+                self.client.terminate_workflow,
+                iid,
+                output=RawPayload(output) if isinstance(output, str) else output,
+            )
+        elif operation == "pause":
+            await self._call("ERR_PAUSE_WORKFLOW", self.client.pause_workflow, iid)
+        elif operation == "resume":
+            await self._call("ERR_RESUME_WORKFLOW", self.client.resume_workflow, iid)
+        else:
+            await self._call("ERR_PURGE_WORKFLOW", self.client.purge_workflow, iid)
+        return JSONResponse({}, status_code=202)
+
+    async def _raise_event(self, request: Request, parts: list[str]) -> Response:
+        iid = self._instance_id(parts)
+        event_name = parts[3] if len(parts) == 4 else ""
+        if not event_name:
+            raise ApiError(400, "ERR_WORKFLOW_EVENT_NAME_MISSING", "no event name was provided")
+        body = (await request.body()).decode("utf-8", errors="replace")
+        try:
+            await run_in_threadpool(
+                self.client.raise_event, iid, event_name, RawPayload(body) if body else None
+            )
+        except WaylineError as exc:
+            api_error = from_wayline_error(exc, "ERR_RAISE_EVENT_WORKFLOW")
+            if api_error.status != 404:  # events for unknown instances are dropped, as Dapr does
+                raise api_error from exc
+        return JSONResponse({}, status_code=202)
+
+    @staticmethod
+    async def _json_body(request: Request) -> dict[str, Any]:
+        """Optional protojson body of the non-start POSTs; unknown fields are ignored."""
+        raw = await request.body()
+        if not raw.strip():
+            return {}
+        try:
+            parsed = json.loads(raw)
+        except ValueError as exc:
+            raise ApiError(
+                400, "ERR_MALFORMED_REQUEST", f"the request body is not JSON: {exc}"
+            ) from exc
+        if not isinstance(parsed, dict):
+            raise ApiError(400, "ERR_MALFORMED_REQUEST", "the request body must be a JSON object")
+        return parsed
+
+
+async def healthz(request: Request) -> Response:
+    """Dapr's health endpoints: 204 once the server serves requests."""
+    return Response(status_code=204)
+
+
+def health_routes() -> list[BaseRoute]:
+    return [
+        Route("/v1.0/healthz", healthz, methods=["GET"]),
+        Route("/v1.0/healthz/outbound", healthz, methods=["GET"]),
+    ]

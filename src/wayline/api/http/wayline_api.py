@@ -1,0 +1,232 @@
+"""Wayline's own HTTP API under ``/wayline/v1``: list, count, history, bulk, health.
+
+Everything Dapr users have asked for and not got. Described by the OpenAPI
+document served at ``/wayline/v1/openapi.json`` (built in ``openapi.py``).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from datetime import datetime
+from typing import Any
+
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import BaseRoute, Route
+
+from wayline.api.http.dapr import rfc3339
+from wayline.api.http.errors import ApiError, error_response, from_wayline_error
+from wayline.api.http.openapi import openapi_document
+from wayline.client import BULK_OPERATIONS, WorkflowClient, WorkflowState
+from wayline.core.codec import event_to_dict
+from wayline.core.events import WorkflowStatus
+from wayline.errors import WaylineError
+
+PREFIX = "/wayline/v1"
+MAX_PAGE_SIZE = 1000
+
+# Query/body filter name -> list_workflows keyword (times parsed from RFC 3339).
+_TIME_FILTERS = {
+    "createdFrom": "created_after",
+    "createdTo": "created_before",
+    "completedFrom": "completed_after",
+    "completedTo": "completed_before",
+}
+
+
+def state_json(state: WorkflowState) -> dict[str, Any]:
+    """An instance as Wayline's API shows it (payloads verbatim as JSON text)."""
+    failure = state.failure_details
+    body: dict[str, Any] = {
+        "instanceID": state.instance_id,
+        "workflowName": state.name,
+        "runtimeStatus": state.runtime_status.value,
+        "createdAt": rfc3339(state.created_at),
+        "lastUpdatedAt": rfc3339(state.last_updated_at),
+        "completedAt": rfc3339(state.completed_at) if state.completed_at else None,
+        "scheduledStartAt": rfc3339(state.scheduled_start_at) if state.scheduled_start_at else None,
+        "parentInstanceID": state.parent_instance_id,
+        "input": state.serialized_input,
+        "output": state.serialized_output,
+        "customStatus": state.serialized_custom_status,
+        "failure": None
+        if failure is None
+        else {
+            "errorType": failure.error_type,
+            "message": failure.message,
+            "stackTrace": failure.stack_trace,
+        },
+    }
+    return {k: v for k, v in body.items() if v is not None}
+
+
+def _parse_time(name: str, value: str) -> datetime:
+    try:
+        return datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError as exc:
+        raise ApiError(
+            400, "ERR_MALFORMED_REQUEST", f"{name} must be an RFC 3339 time, got {value!r}"
+        ) from exc
+
+
+def parse_filters(source: dict[str, Any]) -> dict[str, Any]:
+    """Turn query parameters or a JSON body into ``list_workflows`` keywords."""
+    filters: dict[str, Any] = {}
+    statuses = source.get("status")
+    if statuses:
+        items = statuses if isinstance(statuses, list) else str(statuses).split(",")
+        known = {s.value for s in WorkflowStatus}
+        bad = [s for s in items if str(s).upper() not in known]
+        if bad:
+            raise ApiError(
+                400,
+                "ERR_MALFORMED_REQUEST",
+                f"unknown status {bad[0]!r}; use one of {', '.join(sorted(known))}",
+            )
+        filters["status"] = [str(s).upper() for s in items]
+    for key, keyword in (("name", "name"), ("parentInstanceID", "parent_instance_id")):
+        if source.get(key):
+            filters[keyword] = str(source[key])
+    for key, keyword in _TIME_FILTERS.items():
+        if source.get(key):
+            filters[keyword] = _parse_time(key, str(source[key]))
+    return filters
+
+
+class WaylineApi:
+    """Handlers of the ``/wayline/v1`` routes over one ``WorkflowClient``."""
+
+    def __init__(self, client: WorkflowClient, *, ready: Callable[[], bool]) -> None:
+        self.client = client
+        self._ready = ready
+
+    def routes(self) -> list[BaseRoute]:
+        return [
+            Route(f"{PREFIX}/openapi.json", self.openapi, methods=["GET"]),
+            Route(f"{PREFIX}/healthz", self.healthz, methods=["GET"]),
+            Route(f"{PREFIX}/readyz", self.readyz, methods=["GET"]),
+            Route(f"{PREFIX}/instances", self.list_instances, methods=["GET"]),
+            Route(f"{PREFIX}/instances/count", self.count_instances, methods=["GET"]),
+            Route(f"{PREFIX}/instances/bulk/{{operation}}", self.bulk, methods=["POST"]),
+            Route(f"{PREFIX}/instances/{{instance_id}}", self.get_instance, methods=["GET"]),
+            Route(f"{PREFIX}/instances/{{instance_id}}/history", self.history, methods=["GET"]),
+        ]
+
+    async def _call(self, fn: Callable[..., Any], *args: Any, **kw: Any) -> Any:
+        try:
+            return await run_in_threadpool(fn, *args, **kw)
+        except WaylineError as exc:
+            raise from_wayline_error(exc, "ERR_WAYLINE") from exc
+        except ValueError as exc:
+            raise ApiError(400, "ERR_MALFORMED_REQUEST", str(exc)) from exc
+
+    @staticmethod
+    def _query_filters(request: Request) -> dict[str, Any]:
+        params = request.query_params
+        source: dict[str, Any] = {k: params.get(k) for k in params}
+        source["status"] = [s for v in params.getlist("status") for s in v.split(",") if s]
+        return parse_filters(source)
+
+    async def openapi(self, request: Request) -> Response:
+        return JSONResponse(openapi_document())
+
+    async def healthz(self, request: Request) -> Response:
+        return JSONResponse({"status": "ok"})
+
+    async def readyz(self, request: Request) -> Response:
+        if not self._ready():
+            return JSONResponse({"status": "starting"}, status_code=503)
+        try:
+            await run_in_threadpool(self.client.count_workflows, status="PENDING")
+        except Exception as exc:
+            return JSONResponse({"status": "unavailable", "reason": str(exc)}, status_code=503)
+        return JSONResponse({"status": "ready"})
+
+    async def list_instances(self, request: Request) -> Response:
+        try:
+            filters = self._query_filters(request)
+            page_size = int(request.query_params.get("pageSize", "100"))
+            if not 1 <= page_size <= MAX_PAGE_SIZE:
+                raise ValueError
+        except ApiError as exc:
+            return error_response(exc.status, exc.code, exc.message)
+        except ValueError:
+            return error_response(
+                400,
+                "ERR_MALFORMED_REQUEST",
+                f"pageSize must be an integer from 1 to {MAX_PAGE_SIZE}",
+            )
+        token = request.query_params.get("continuationToken") or None
+        try:
+            page = await self._call(
+                self.client.list_workflows, page_size=page_size, continuation_token=token, **filters
+            )
+        except ApiError as exc:
+            return error_response(exc.status, exc.code, exc.message)
+        body: dict[str, Any] = {"instances": [state_json(s) for s in page.workflows]}
+        if page.continuation_token:
+            body["continuationToken"] = page.continuation_token
+        return JSONResponse(body)
+
+    async def count_instances(self, request: Request) -> Response:
+        try:
+            filters = self._query_filters(request)
+            filters.pop("completed_after", None)
+            filters.pop("completed_before", None)
+            filters.pop("parent_instance_id", None)
+            count = await self._call(self.client.count_workflows, **filters)
+        except ApiError as exc:
+            return error_response(exc.status, exc.code, exc.message)
+        return JSONResponse({"count": count})
+
+    async def get_instance(self, request: Request) -> Response:
+        try:
+            state = await self._call(self.client.get_workflow, request.path_params["instance_id"])
+        except ApiError as exc:
+            return error_response(exc.status, exc.code, exc.message)
+        return JSONResponse(state_json(state))
+
+    async def history(self, request: Request) -> Response:
+        try:
+            events = await self._call(self.client.get_history, request.path_params["instance_id"])
+        except ApiError as exc:
+            return error_response(exc.status, exc.code, exc.message)
+        return JSONResponse({"events": [event_to_dict(e) for e in events]})
+
+    async def bulk(self, request: Request) -> Response:
+        operation = request.path_params["operation"]
+        if operation not in BULK_OPERATIONS:
+            return error_response(
+                404,
+                "ERR_NOT_FOUND",
+                f"unknown bulk operation {operation!r}; use one of {', '.join(BULK_OPERATIONS)}",
+            )
+        raw = await request.body()
+        try:
+            body = json.loads(raw) if raw.strip() else {}
+            if not isinstance(body, dict):
+                raise ValueError("the body must be a JSON object of filters")
+        except ValueError as exc:
+            return error_response(400, "ERR_MALFORMED_REQUEST", f"bad request body: {exc}")
+        try:
+            filters = parse_filters(body)
+            if not filters:
+                raise ApiError(
+                    400,
+                    "ERR_MALFORMED_REQUEST",
+                    "a bulk operation needs at least one filter (status, name, "
+                    "time range or parent); it never applies to everything by "
+                    "accident",
+                )
+            result = await self._call(self.client.bulk, operation, **filters)
+        except ApiError as exc:
+            return error_response(exc.status, exc.code, exc.message)
+        return JSONResponse(
+            {
+                "operation": result.operation,
+                "affected": result.affected,
+                "failed": [{"instanceID": k, "message": v} for k, v in result.failed.items()],
+            }
+        )

@@ -1,0 +1,177 @@
+"""``wayline serve``: store + engine + HTTP API in one process.
+
+The one place that wires the parts together. The engine and uvicorn share one
+asyncio loop; SIGINT/SIGTERM stop the HTTP server first (no new requests), then
+the engine (in-flight turns commit, running activities are handed back).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import importlib
+import importlib.util
+import logging
+import os
+import sys
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import uvicorn
+
+from wayline.api.http import create_app
+from wayline.api.http.app import DEFAULT_MAX_BODY_BYTES
+from wayline.cli import build_parser, main_client
+from wayline.client import ChangeFeed, WorkflowClient
+from wayline.core.registry import Registry
+from wayline.engine.engine import Engine, EngineSettings
+from wayline.runtime import WorkflowRuntime
+from wayline.store import DEFAULT_STORE_URL, open_store
+
+log = logging.getLogger("wayline.server")
+
+
+class AppLoadError(Exception):
+    """An ``--app`` module could not be imported or holds no ``WorkflowRuntime``."""
+
+
+def load_app(spec: str) -> WorkflowRuntime:
+    """Import ``path/to/app.py`` or ``package.module`` (optionally ``:attribute``).
+
+    Returns the ``WorkflowRuntime`` named by the attribute, or the only one
+    defined at the module's top level.
+    """
+    target, _, attribute = spec.partition(":")
+    if target.endswith(".py") or "/" in target:
+        path = Path(target).resolve()
+        if not path.is_file():
+            raise AppLoadError(f"--app {spec!r}: no such file {path}")
+        module_name = f"wayline_app_{path.stem}"
+        module_spec = importlib.util.spec_from_file_location(module_name, path)
+        if module_spec is None or module_spec.loader is None:
+            raise AppLoadError(f"--app {spec!r}: cannot import {path}")
+        module = importlib.util.module_from_spec(module_spec)
+        sys.modules[module_name] = module
+        sys.path.insert(0, str(path.parent))
+        try:
+            module_spec.loader.exec_module(module)
+        except Exception as exc:
+            raise AppLoadError(f"--app {spec!r}: importing it failed: {exc!r}") from exc
+    else:
+        try:
+            module = importlib.import_module(target)
+        except Exception as exc:
+            raise AppLoadError(f"--app {spec!r}: importing it failed: {exc!r}") from exc
+    if attribute:
+        runtime = getattr(module, attribute, None)
+        if not isinstance(runtime, WorkflowRuntime):
+            raise AppLoadError(f"--app {spec!r}: {attribute!r} is not a WorkflowRuntime")
+        return runtime
+    found = [v for v in vars(module).values() if isinstance(v, WorkflowRuntime)]
+    if len(found) != 1:
+        what = "no WorkflowRuntime" if not found else f"{len(found)} WorkflowRuntimes"
+        raise AppLoadError(
+            f"--app {spec!r}: the module defines {what} at its top level; name one with "
+            f"{target}:attribute"
+        )
+    return found[0]
+
+
+def merge_registries(runtimes: list[WorkflowRuntime]) -> Registry:
+    """One registry with every app's workflows and activities; a name clash is an error."""
+    merged = Registry()
+    for runtime in runtimes:
+        for name, fn in runtime.registry.workflows.items():
+            if name in merged.workflows and merged.workflows[name] is not fn:
+                raise AppLoadError(f"two apps register a workflow named {name!r}")
+            merged.workflows[name] = fn
+        for name, fn in runtime.registry.activities.items():
+            if name in merged.activities and merged.activities[name] is not fn:
+                raise AppLoadError(f"two apps register an activity named {name!r}")
+            merged.activities[name] = fn
+    return merged
+
+
+@dataclass
+class ServerConfig:
+    """Everything ``wayline serve`` needs; the CLI maps flags and env vars onto it."""
+
+    apps: list[str] = field(default_factory=list)
+    store: str = DEFAULT_STORE_URL
+    host: str = "127.0.0.1"
+    port: int = 3500
+    api_token: str | None = None
+    max_body_bytes: int = DEFAULT_MAX_BODY_BYTES
+    settings: EngineSettings = field(default_factory=EngineSettings)
+    log_level: str = "info"
+
+
+async def serve(config: ServerConfig) -> None:
+    """Run the server until SIGINT/SIGTERM."""
+    registry = merge_registries([load_app(spec) for spec in config.apps])
+    store = open_store(config.store)
+    feed = ChangeFeed()
+    engine = Engine(store, registry, settings=config.settings, on_commit=feed.publish)
+    client = WorkflowClient(
+        store, max_payload_bytes=config.max_body_bytes, _on_change=engine.notify, _feed=feed
+    )
+    engine_task = asyncio.create_task(engine.run(), name="wayline-engine")
+    app = create_app(
+        client,
+        api_token=config.api_token,
+        max_body_bytes=config.max_body_bytes,
+        ready=lambda: not engine_task.done(),
+    )
+    server = uvicorn.Server(
+        uvicorn.Config(
+            app, host=config.host, port=config.port, log_level=config.log_level, lifespan="off"
+        )
+    )
+    log.info(
+        "serving %d workflows and %d activities on http://%s:%d (store %s)",
+        len(registry.workflows),
+        len(registry.activities),
+        config.host,
+        config.port,
+        config.store,
+    )
+    try:
+        await server.serve()
+    finally:
+        engine.stop()
+        await engine_task
+        store.close()
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """The ``wayline`` console script: ``serve`` runs here, the rest in ``wayline.cli``."""
+    args = build_parser().parse_args(argv)
+    if args.command != "serve":
+        return main_client(args)
+    apps = args.app
+    if apps is None:
+        apps = [a for a in os.environ.get("WAYLINE_APP", "").split(",") if a]
+    config = ServerConfig(
+        apps=apps,
+        store=args.store,
+        host=args.host,
+        port=args.port,
+        api_token=args.api_token or None,
+        max_body_bytes=args.max_body_bytes,
+        log_level=args.log_level,
+    )
+    logging.basicConfig(
+        level=config.log_level.upper(), format="%(levelname)s %(name)s: %(message)s"
+    )
+    try:
+        asyncio.run(serve(config))
+    except AppLoadError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        pass
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
