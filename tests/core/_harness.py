@@ -93,9 +93,7 @@ def failure(
     )
 
 
-def failed(
-    task_id: int, message: str = "boom", *, non_retriable: bool = False
-) -> TaskFailed:
+def failed(task_id: int, message: str = "boom", *, non_retriable: bool = False) -> TaskFailed:
     return TaskFailed(
         timestamp=T0,
         task_scheduled_id=task_id,
@@ -108,9 +106,7 @@ def fired(timer_id: int, fire_at: datetime) -> TimerFired:
 
 
 def raised(name: str, data: Any = None, *, raw: str | None = None) -> EventRaised:
-    return EventRaised(
-        timestamp=T0, name=name, input=raw if raw is not None else serde.dumps(data)
-    )
+    return EventRaised(timestamp=T0, name=name, input=raw if raw is not None else serde.dumps(data))
 
 
 def child_completed(task_id: int, result: Any = None) -> ChildWorkflowCompleted:
@@ -143,9 +139,7 @@ def timer_created(timer_id: int, fire_at: datetime) -> TimerCreated:
 
 
 def child_created(task_id: int, name: str, instance_id: str) -> ChildWorkflowCreated:
-    return ChildWorkflowCreated(
-        timestamp=T0, event_id=task_id, instance_id=instance_id, name=name
-    )
+    return ChildWorkflowCreated(timestamp=T0, event_id=task_id, instance_id=instance_id, name=name)
 
 
 # ----- assertions on turn results -------------------------------------------------------

@@ -145,3 +145,11 @@ def test_completion_for_an_unknown_or_finished_task_is_ignored() -> None:
     # A duplicate delivery of task 1, a failure for it and an id that never existed.
     assert run.turn(completed(1, "again"), failed(1), completed(99, "x")).actions == ()
     assert output(run.turn(completed(2, "B"))) == ["A", "B"]
+
+
+def test_context_records_an_action_without_a_task() -> None:
+    ctx = WorkflowContext("wf-1")
+    action = ScheduleTask(id=1, name="fire-and-forget")
+    ctx._record(action, None)
+    assert ctx._pending_actions == {1: action}
+    assert ctx._pending_tasks == {}

@@ -9,9 +9,10 @@ import pytest
 
 from wayline.core.actions import CreateChildWorkflow, CreateTimer, ScheduleTask
 from wayline.core.context import WorkflowContext
-from wayline.core.events import TimerOrigin
+from wayline.core.events import TaskFailed, TimerOrigin
+from wayline.core.executor import failure_from_exception
 from wayline.core.retry import RetryPolicy
-from wayline.core.task import TaskFailedError
+from wayline.core.task import NonRetryableError, TaskFailedError
 
 from ._harness import (
     Scenario,
@@ -162,9 +163,7 @@ def test_retried_step_keeps_its_place_among_concurrent_steps() -> None:
     run.start()
     # Task 2 completes in the same turn that task 1 fails: a timer, nothing else.
     result = run.turn(failed(1), completed(2, "B"), now=at(0))
-    assert result.actions == (
-        CreateTimer(id=3, fire_at=at(2), origin=TimerOrigin.ACTIVITY_RETRY),
-    )
+    assert result.actions == (CreateTimer(id=3, fire_at=at(2), origin=TimerOrigin.ACTIVITY_RETRY),)
     assert run.turn(fired(3, at(2)), now=at(2)).actions == (ScheduleTask(id=4, name="a"),)
     assert output(run.turn(completed(4, "A"))) == ["A", "B"]
 
@@ -176,6 +175,26 @@ def test_duplicate_retry_timer_does_not_schedule_twice() -> None:
     timer = fail_and_retry(run, 1, 0)
     assert len(run.turn(fired(timer.id, timer.fire_at)).actions) == 1
     assert run.turn(fired(timer.id, timer.fire_at)).actions == ()
+
+
+def test_activity_raising_non_retryable_error_is_not_retried() -> None:
+    policy = RetryPolicy(first_retry_interval=timedelta(seconds=1), max_number_of_attempts=5)
+
+    class CardDeclined(NonRetryableError):
+        pass
+
+    try:
+        raise CardDeclined("card declined")
+    except CardDeclined as exc:  # as the engine records an activity's exception
+        event = TaskFailed(
+            timestamp=at(0), task_scheduled_id=1, failure=failure_from_exception(exc)
+        )
+    assert event.failure.non_retriable
+
+    run = Scenario(retrying(policy))
+    run.start()
+    details = failure_of(run.turn(event))
+    assert details.message == "activity task #1 failed: card declined"
 
 
 # ----- child workflows -------------------------------------------------------------------

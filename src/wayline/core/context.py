@@ -245,7 +245,10 @@ class WorkflowContext:
                 del self._event_waiters[key]
             task.complete(serde.loads_lenient(data))
         else:
-            self._received_events.setdefault(key, deque()).append((name, data))
+            self._buffer_event(name, data)
+
+    def _buffer_event(self, name: str, data: str | None) -> None:
+        self._received_events.setdefault(name.casefold(), deque()).append((name, data))
 
     def _timer_fired(self, timer_id: int) -> None:
         timer = self._pending_tasks.pop(timer_id, None)

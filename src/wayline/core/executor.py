@@ -9,6 +9,7 @@ actions. Pure: no clock, no I/O, no threads.
 
 from __future__ import annotations
 
+import inspect
 import traceback
 from collections.abc import Callable, Generator, Sequence
 from dataclasses import dataclass
@@ -82,7 +83,8 @@ def failure_from_exception(exc: BaseException) -> FailureDetails:
         message=str(exc) or type(exc).__name__,
         error_type=type(exc).__name__,
         stack_trace="".join(traceback.format_exception(exc)),
-        non_retriable=type(exc).__name__ == "NonRetryableError",
+        # By name, so the NonRetryableError of dapr-ext-workflow counts too; subclasses count.
+        non_retriable=any(c.__name__ == "NonRetryableError" for c in type(exc).__mro__),
     )
 
 
@@ -165,9 +167,20 @@ class WorkflowExecutor:
         if isinstance(event, WorkflowStarted):
             ctx._now = event.timestamp
             return
-        if ctx._completion is not None:
-            return  # nothing after the end counts
         action_type = _RECORDS.get(type(event))
+        if ctx._completion is not None:
+            # Nothing after the end runs code, but a recorded step the code never reached
+            # is a change of code, and an event may still be carried over to a new run.
+            if action_type is not None:
+                raise NonDeterminismError(
+                    f"step #{event.event_id}: the history has {_describe(event)}, but the "
+                    "workflow code now finishes before it; the code changed since this "
+                    "instance started (start a new instance, or register the changed code "
+                    "under a new workflow name)"
+                )
+            if isinstance(event, EventRaised):
+                ctx._buffer_event(event.name, event.input)
+            return
         if action_type is not None:
             self._match_recorded_action(event, action_type)
         elif isinstance(event, ExecutionStarted):
@@ -232,10 +245,18 @@ class WorkflowExecutor:
         except Exception as exc:
             self._fail(exc)
             return
-        if isinstance(result, Generator):
+        if inspect.iscoroutine(result):
+            result.close()
+            self._fail(
+                TypeError(
+                    "async def workflows are not supported: write the workflow as a generator "
+                    "that yields ctx tasks; activities may be async def"
+                )
+            )
+        elif isinstance(result, Generator):
             self._generator = result
         else:
-            self._ctx._complete(WorkflowStatus.COMPLETED, serde.dumps(result))
+            self._finish(result)
 
     def _resume(self) -> None:
         """Run the generator until it waits on an unfinished task or ends."""
@@ -256,10 +277,8 @@ class WorkflowExecutor:
                     yielded = gen.send(awaiting.get_result())
             except StopIteration as stop:
                 self._generator = None
-                ctx._complete(WorkflowStatus.COMPLETED, serde.dumps(stop.value))
+                self._finish(stop.value)
                 return
-            except NonDeterminismError:
-                raise
             except Exception as exc:
                 self._generator = None
                 self._fail(exc)
@@ -274,6 +293,14 @@ class WorkflowExecutor:
                 )
                 return
             self._awaiting = yielded
+
+    def _finish(self, value: Any) -> None:
+        try:
+            result = serde.dumps(value)
+        except Exception as exc:  # an output the converter rejects fails the workflow
+            self._fail(exc)
+            return
+        self._ctx._complete(WorkflowStatus.COMPLETED, result)
 
     def _fail(self, exc: BaseException) -> None:
         self._ctx._complete(WorkflowStatus.FAILED, None, failure_from_exception(exc))

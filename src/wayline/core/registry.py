@@ -74,7 +74,7 @@ class Registry:
         effective = name or existing or fn.__name__
         if effective in table:
             raise ValueError(
-                f"a {kind} named {effective!r} is already registered; give one of them "
+                f"{kind} {effective!r} is already registered; give one of them "
                 "another name with name=..."
             )
         table[effective] = fn
