@@ -123,7 +123,7 @@ def test_registry_rejects_duplicates() -> None:
 
     registry = Registry()
     registry.add_activity(a, name="same")
-    with pytest.raises(ValueError, match="activity named 'same' is already registered"):
+    with pytest.raises(ValueError, match="activity 'same' is already registered"):
         registry.add_activity(b, name="same")
 
 
