@@ -188,11 +188,17 @@ class SqlStore:
 
     def _insert_instance(self, cur: Cursor, new: NewInstance, now: datetime) -> None:
         """Insert (or replace a terminal) instance; raises if an active one exists."""
-        cur.execute("SELECT status FROM instances WHERE instance_id = ?", (new.instance_id,))
+        cur.execute(
+            "SELECT status, lease_token FROM instances WHERE instance_id = ?", (new.instance_id,)
+        )
         row = cur.fetchone()
+        # A replacement keeps counting lease tokens where the old row stopped, so a
+        # stalled turn of the old run can never match a token of the new one.
+        lease_token = 0
         if row is not None:
             if row[0] not in _TERMINAL:
                 raise InstanceAlreadyExistsError(new.instance_id)
+            lease_token = row[1]
             self._delete_instance_rows(cur, new.instance_id)
         parent = new.parent
         now_us = to_micros(now)
@@ -200,7 +206,7 @@ class SqlStore:
             "INSERT INTO instances (instance_id, name, status, execution_id, created_at, "
             "last_updated_at, input, parent_instance_id, parent_task_id, parent_execution_id, "
             "scheduled_start_at, version, lease_token) "
-            f"VALUES ({_placeholders(11)}, 0, 0)",
+            f"VALUES ({_placeholders(11)}, 0, ?)",
             (
                 new.instance_id,
                 new.name,
@@ -213,6 +219,7 @@ class SqlStore:
                 parent.task_scheduled_id if parent else None,
                 parent.execution_id if parent else None,
                 to_micros(new.start_at) if new.start_at else None,
+                lease_token,
             ),
         )
         started = ExecutionStarted(
@@ -335,16 +342,18 @@ class SqlStore:
     def commit_turn(self, commit: TurnCommit) -> None:
         with self.transaction() as cur:
             cur.execute(
-                "SELECT lease_token, execution_id FROM instances WHERE instance_id = ?"
-                f"{self.row_lock_clause}",
+                "SELECT lease_token, execution_id, lease_owner FROM instances "
+                f"WHERE instance_id = ?{self.row_lock_clause}",
                 (commit.instance_id,),
             )
             row = cur.fetchone()
-            if row is None or row[0] != commit.lease_token:
+            # A lease ends with its commit (or release): a repeated commit of the same
+            # turn (a worker retrying a call that did succeed) must not apply twice.
+            if row is None or row[0] != commit.lease_token or row[2] is None:
                 raise LeaseLostError(
                     f"the lease on workflow instance '{commit.instance_id}' was taken over "
-                    "by another node; this turn's results were discarded and the new "
-                    "owner will redo it"
+                    "by another node or already ended; this turn's results were discarded "
+                    "and the instance's next turn will redo it"
                 )
             self._apply_commit(cur, commit, old_execution_id=row[1])
 
@@ -364,8 +373,9 @@ class SqlStore:
                 )
         if commit.consumed:
             cur.execute(
-                f"DELETE FROM inbox WHERE id IN ({_placeholders(len(commit.consumed))})",
-                commit.consumed,
+                "DELETE FROM inbox WHERE instance_id = ? "
+                f"AND id IN ({_placeholders(len(commit.consumed))})",
+                (iid, *commit.consumed),
             )
         terminal = commit.status in (
             WorkflowStatus.COMPLETED,
@@ -639,6 +649,9 @@ class SqlStore:
             return len(doomed)
 
     def _descendants(self, cur: Cursor, instance_id: str) -> Iterator[InstanceRecord]:
+        # Reused ids can link instances in a cycle (A's child B later starts a new A as
+        # its own child), so each instance is visited once.
+        seen = {instance_id}
         frontier = [instance_id]
         while frontier:
             parent = frontier.pop()
@@ -647,5 +660,8 @@ class SqlStore:
             )
             for row in cur.fetchall():
                 child = self._instance_from_row(row)
+                if child.instance_id in seen:
+                    continue
+                seen.add(child.instance_id)
                 frontier.append(child.instance_id)
                 yield child

@@ -34,12 +34,21 @@ class SqliteStore(SqlStore):
         except sqlite3.Error as exc:
             raise StoreError(f"cannot open SQLite database {self.path!r}: {exc}") from exc
         self._lock = threading.RLock()
-        self._conn.execute("PRAGMA busy_timeout = 30000")
-        if self.path != ":memory:":
-            self._conn.execute("PRAGMA journal_mode = WAL")
-        self._conn.execute(f"PRAGMA synchronous = {synchronous.upper()}")
-        self._conn.execute("PRAGMA foreign_keys = OFF")
-        self._migrate()
+        try:
+            self._conn.execute("PRAGMA busy_timeout = 30000")
+            if self.path != ":memory:":
+                self._conn.execute("PRAGMA journal_mode = WAL")
+            self._conn.execute(f"PRAGMA synchronous = {synchronous.upper()}")
+            self._conn.execute("PRAGMA foreign_keys = OFF")
+            self._migrate()
+        except sqlite3.Error as exc:
+            # A file that is not a database (or is locked, read-only, corrupt) fails
+            # here, not at connect; report it as the store error the API promises.
+            self._conn.close()
+            raise StoreError(
+                f"cannot use SQLite database {self.path!r}: {exc}; check that the file is "
+                "a Wayline database and is writable"
+            ) from exc
 
     def _migrate(self) -> None:
         with self.transaction() as cur:
