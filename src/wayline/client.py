@@ -199,6 +199,15 @@ def _statuses(
         raise ValueError(f"unknown runtime status in {items!r}; use one of {known}") from exc
 
 
+def _dapr_timeout(timeout: float | None, timeout_in_seconds: float | None) -> float | None:
+    """``timeout`` or Dapr's ``timeout_in_seconds`` (where 0 means no limit)."""
+    if timeout_in_seconds is None:
+        return timeout
+    if timeout is not None:
+        raise TypeError("pass either timeout or timeout_in_seconds, not both")
+    return timeout_in_seconds or None
+
+
 class WorkflowClient:
     """Manage workflow instances stored in ``store`` (a URL, a path or a ``Store``).
 
@@ -214,9 +223,13 @@ class WorkflowClient:
         *,
         clock: Clock | None = None,
         max_payload_bytes: int = DEFAULT_MAX_PAYLOAD_BYTES,
+        host: str | None = None,
+        port: str | int | None = None,
+        logger_options: Any = None,
         _on_change: Callable[[], None] | None = None,
         _feed: ChangeFeed | None = None,
     ) -> None:
+        del host, port, logger_options  # DaprWorkflowClient's sidecar address: no sidecar here
         self._owns_store = not (store is not None and not isinstance(store, str | Path))
         self._store = open_store(store)
         self._clock = clock or SystemClock()
@@ -359,16 +372,38 @@ class WorkflowClient:
     # ----- waiting --------------------------------------------------------------------------
 
     def wait_for_workflow_start(
-        self, instance_id: str, *, timeout: float | None = None
+        self,
+        instance_id: str,
+        *,
+        timeout: float | None = None,
+        fetch_payloads: bool = False,
+        timeout_in_seconds: float | None = None,
     ) -> WorkflowState:
-        """Block until the instance has left PENDING; ``TimeoutError`` after ``timeout`` s."""
-        return self._wait(instance_id, lambda s: s != WorkflowStatus.PENDING, timeout)
+        """Block until the instance has left PENDING; ``TimeoutError`` after ``timeout`` s.
+
+        ``timeout_in_seconds`` (0 = no limit) and ``fetch_payloads`` are the
+        ``DaprWorkflowClient`` spellings, accepted so ported code runs as is.
+        """
+        del fetch_payloads  # payloads are always included
+        limit = _dapr_timeout(timeout, timeout_in_seconds)
+        return self._wait(instance_id, lambda s: s != WorkflowStatus.PENDING, limit)
 
     def wait_for_workflow_completion(
-        self, instance_id: str, *, timeout: float | None = None
+        self,
+        instance_id: str,
+        *,
+        timeout: float | None = None,
+        fetch_payloads: bool = True,
+        timeout_in_seconds: float | None = None,
     ) -> WorkflowState:
-        """Block until COMPLETED, FAILED or TERMINATED; ``TimeoutError`` after ``timeout`` s."""
-        return self._wait(instance_id, lambda s: s.is_terminal, timeout)
+        """Block until COMPLETED, FAILED or TERMINATED; ``TimeoutError`` after ``timeout`` s.
+
+        ``timeout_in_seconds`` (0 = no limit) and ``fetch_payloads`` are the
+        ``DaprWorkflowClient`` spellings, accepted so ported code runs as is.
+        """
+        del fetch_payloads
+        limit = _dapr_timeout(timeout, timeout_in_seconds)
+        return self._wait(instance_id, lambda s: s.is_terminal, limit)
 
     def _wait(
         self,
@@ -598,17 +633,29 @@ class AsyncWorkflowClient:
         )
 
     async def wait_for_workflow_start(
-        self, instance_id: str, *, timeout: float | None = None
+        self,
+        instance_id: str,
+        *,
+        timeout: float | None = None,
+        fetch_payloads: bool = False,
+        timeout_in_seconds: float | None = None,
     ) -> WorkflowState:
+        limit = _dapr_timeout(timeout, timeout_in_seconds)
         return await self._call(  # type: ignore[no-any-return]
-            self._sync.wait_for_workflow_start, instance_id, timeout=timeout
+            self._sync.wait_for_workflow_start, instance_id, timeout=limit
         )
 
     async def wait_for_workflow_completion(
-        self, instance_id: str, *, timeout: float | None = None
+        self,
+        instance_id: str,
+        *,
+        timeout: float | None = None,
+        fetch_payloads: bool = True,
+        timeout_in_seconds: float | None = None,
     ) -> WorkflowState:
+        limit = _dapr_timeout(timeout, timeout_in_seconds)
         return await self._call(  # type: ignore[no-any-return]
-            self._sync.wait_for_workflow_completion, instance_id, timeout=timeout
+            self._sync.wait_for_workflow_completion, instance_id, timeout=limit
         )
 
     async def list_workflows(self, **filters: Any) -> WorkflowPage:

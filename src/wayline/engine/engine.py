@@ -178,8 +178,11 @@ class Engine:
         timeout = self.settings.poll_interval.total_seconds()
         if due is not None:
             timeout = min(timeout, max(0.0, (due - self.clock.now()).total_seconds()))
+        # Not asyncio.wait_for: on Python 3.11 it swallows a cancellation that arrives
+        # together with the wake-up, and the loop would then outlive stop().
         with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(wakeup.wait(), timeout)
+            async with asyncio.timeout(timeout):
+                await wakeup.wait()
         wakeup.clear()
 
     # ----- workflow turns -----------------------------------------------------------------
@@ -239,7 +242,15 @@ class Engine:
                     self.store.release_turn, instance.instance_id, claimed.lease_token
                 )
             return
-        if commit.tasks or commit.children or commit.messages or commit.continue_as_new:
+        # A new timer may be due before the loop's next poll: wake it to re-read the
+        # earliest due time instead of firing up to a poll interval late.
+        if (
+            commit.tasks
+            or commit.timers
+            or commit.children
+            or commit.messages
+            or commit.continue_as_new
+        ):
             self._wake_all()
         if self._on_commit is not None:
             self._on_commit(instance.instance_id)

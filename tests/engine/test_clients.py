@@ -1,0 +1,142 @@
+"""Clients on their own connection (as from another process) and the asyncio twin."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import pytest
+
+import wayline
+from wayline.errors import InstanceNotFoundError
+
+from ._support import WAIT, wait_for_history, wait_for_status
+
+
+def _register(runtime: wayline.WorkflowRuntime) -> None:
+    @runtime.activity
+    def double(ctx: wayline.WorkflowActivityContext, n: int) -> int:
+        return 2 * n
+
+    @runtime.workflow
+    def doubler(ctx: wayline.WorkflowContext, n: int) -> Any:
+        doubled = yield ctx.call_activity(double, input=n)
+        extra = yield ctx.wait_for_external_event("extra")
+        return doubled + extra
+
+
+def test_separate_client_drives_a_runtime_through_the_database(
+    runtime: wayline.WorkflowRuntime, db_url: str
+) -> None:
+    _register(runtime)
+    with wayline.WorkflowClient(store=db_url) as outside:
+        # started while no engine runs: it waits as PENDING
+        iid = outside.start_workflow("doubler", input=20, instance_id="remote-1")
+        assert outside.get_workflow(iid).runtime_status == "PENDING"
+
+        with runtime:
+            assert outside.wait_for_workflow_start(iid, timeout=WAIT).runtime_status == "RUNNING"
+            wait_for_history(outside, iid, "TaskCompleted")
+            outside.raise_event(iid, "extra", 2)
+            state = outside.wait_for_workflow_completion(iid, timeout=WAIT)
+            assert state.runtime_status == "COMPLETED"
+            assert state.output == 42
+            # the runtime's own client sees the same rows
+            assert runtime.client().get_workflow(iid) == state
+
+        # usable after the runtime stopped: the client owns its connection
+        assert next(e.name for e in outside.get_history(iid) if hasattr(e, "name")) == "doubler"
+        assert outside.purge_workflow(iid) == 1
+        assert outside.get_workflow_state(iid) is None
+
+
+def test_dapr_client_alias_works_on_the_same_database(
+    runtime: wayline.WorkflowRuntime, db_url: str
+) -> None:
+    _register(runtime)
+    with runtime:
+        client = wayline.DaprWorkflowClient(store=db_url)
+        try:
+            iid = client.schedule_new_workflow("doubler", input=1)
+            wait_for_history(client, iid, "TaskCompleted")
+            client.raise_workflow_event(iid, "extra", data=40)
+            state = client.wait_for_workflow_completion(iid, timeout=WAIT)
+            assert state.runtime_status == "COMPLETED"
+            assert state.serialized_output == "42"
+            fetched = client.get_workflow_state(iid)
+            assert fetched is not None
+            assert fetched.runtime_status.name == "COMPLETED"
+        finally:
+            client.close()
+
+
+def test_async_client_covers_the_management_verbs(
+    runtime: wayline.WorkflowRuntime, db_url: str
+) -> None:
+    _register(runtime)
+
+    async def scenario(client: wayline.AsyncWorkflowClient) -> None:
+        iid = await client.start_workflow("doubler", input=5, instance_id="async-1")
+        started = await client.wait_for_workflow_start(iid, timeout=WAIT)
+        assert started.runtime_status in ("RUNNING", "COMPLETED")
+        await client.pause_workflow(iid)
+        await asyncio.to_thread(wait_for_status, client_sync, iid, "SUSPENDED")
+        await client.raise_event(iid, "extra", 1)
+        await client.resume_workflow(iid)
+        state = await client.wait_for_workflow_completion(iid, timeout=WAIT)
+        assert state.output == 11
+        assert (await client.get_workflow(iid)).runtime_status == "COMPLETED"
+        page = await client.list_workflows(status="COMPLETED")
+        assert [s.instance_id for s in page.workflows] == [iid]
+        kinds = [type(e).__name__ for e in await client.get_history(iid)]
+        assert "ExecutionSuspended" in kinds and "ExecutionResumed" in kinds
+
+        other = await client.start_workflow("doubler", input=0)
+        await client.terminate_workflow(other, output="stop")
+        stopped = await client.wait_for_workflow_completion(other, timeout=WAIT)
+        assert stopped.runtime_status == "TERMINATED"
+        assert await client.purge_workflow(iid) == 1
+        assert await client.purge_workflow(other) == 1
+        with pytest.raises(InstanceNotFoundError):
+            await client.get_workflow(iid)
+        await client.close()
+
+    with runtime:
+        client_sync = runtime.client()
+        asyncio.run(scenario(wayline.AsyncWorkflowClient(store=db_url)))
+
+
+def test_runtime_async_client_shares_the_runtime(runtime: wayline.WorkflowRuntime) -> None:
+    _register(runtime)
+
+    async def scenario(client: wayline.AsyncWorkflowClient) -> Any:
+        iid = await client.start_workflow("doubler", input=3)
+        await client.wait_for_workflow_start(iid, timeout=WAIT)
+        await asyncio.to_thread(wait_for_history, runtime.client(), iid, "TaskCompleted")
+        await client.raise_event(iid, "extra", 0)
+        return (await client.wait_for_workflow_completion(iid, timeout=WAIT)).output
+
+    with runtime:
+        assert asyncio.run(scenario(runtime.async_client())) == 6
+
+
+def test_runtime_start_and_shutdown_without_context_manager(
+    runtime: wayline.WorkflowRuntime,
+) -> None:
+    _register(runtime)
+    runtime.start()
+    try:
+        assert runtime.wait_for_worker_ready(timeout=WAIT)
+        with pytest.raises(RuntimeError, match="already started"):
+            runtime.start()
+        client = runtime.client()
+        iid = client.start_workflow("doubler", input=4)
+        wait_for_history(client, iid, "TaskCompleted")
+        client.raise_event(iid, "extra", 0)
+        assert client.wait_for_workflow_completion(iid, timeout=WAIT).output == 8
+    finally:
+        runtime.shutdown()
+    # a stopped runtime can be started again
+    with runtime:
+        client = runtime.client()
+        assert client.start_workflow("doubler", input=1)
