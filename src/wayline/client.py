@@ -361,7 +361,7 @@ class WorkflowClient:
                 f"cannot {verb} workflow instance '{instance_id}': it is {status}"
             )
 
-    def purge_workflow(self, instance_id: str, *, recursive: bool = True) -> int:
+    def purge_workflow(self, instance_id: str, recursive: bool = True) -> int:
         """Delete a finished instance's state and history (and its children's).
 
         Returns how many instances were removed. Only COMPLETED, FAILED and
@@ -627,7 +627,7 @@ class AsyncWorkflowClient:
     async def resume_workflow(self, instance_id: str) -> None:
         await self._call(self._sync.resume_workflow, instance_id)
 
-    async def purge_workflow(self, instance_id: str, *, recursive: bool = True) -> int:
+    async def purge_workflow(self, instance_id: str, recursive: bool = True) -> int:
         return await self._call(  # type: ignore[no-any-return]
             self._sync.purge_workflow, instance_id, recursive=recursive
         )
@@ -663,6 +663,24 @@ class AsyncWorkflowClient:
 
     async def get_history(self, instance_id: str) -> list[HistoryEvent]:
         return await self._call(self._sync.get_history, instance_id)  # type: ignore[no-any-return]
+
+    async def schedule_new_workflow(self, workflow: Callable[..., Any] | str, **kw: Any) -> str:
+        """``DaprWorkflowClient.schedule_new_workflow`` (aio): same as :meth:`start_workflow`."""
+        return await self._call(self._sync.schedule_new_workflow, workflow, **kw)  # type: ignore[no-any-return]
+
+    async def get_workflow_state(
+        self, instance_id: str, *, fetch_payloads: bool = True
+    ) -> WorkflowState | None:
+        """``DaprWorkflowClient.get_workflow_state`` (aio): the state, or None if unknown."""
+        return await self._call(  # type: ignore[no-any-return]
+            self._sync.get_workflow_state, instance_id, fetch_payloads=fetch_payloads
+        )
+
+    async def raise_workflow_event(
+        self, instance_id: str, event_name: str, *, data: Any = None
+    ) -> None:
+        """``DaprWorkflowClient.raise_workflow_event`` (aio)."""
+        await self._call(self._sync.raise_workflow_event, instance_id, event_name, data=data)
 
     async def close(self) -> None:
         await self._call(self._sync.close)

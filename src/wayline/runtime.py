@@ -34,20 +34,21 @@ class WorkflowRuntime:
         settings: engine tunables (concurrency, leases, cache); see ``EngineSettings``.
         clock: time source; tests pass a ``ManualClock`` to move time.
         max_concurrent_activities / max_concurrent_turns: shortcuts into ``settings``.
-        host, port, logger_options, interceptors, ...: accepted for source
-            compatibility with ``dapr-ext-workflow`` and ignored (there is no sidecar).
+        host, port, logger_options, interceptors, ...: accepted (``host`` and
+            ``port`` positionally too, as ``WorkflowRuntime("localhost", "50001")``) for
+            source compatibility with ``dapr-ext-workflow`` and ignored: no sidecar.
     """
 
     def __init__(
         self,
-        store: str | Path | Store | None = None,
+        host: str | None = None,
+        port: str | int | None = None,
         *,
+        store: str | Path | Store | None = None,
         settings: EngineSettings | None = None,
         clock: Clock | None = None,
         max_concurrent_activities: int | None = None,
         max_concurrent_turns: int | None = None,
-        host: str | None = None,
-        port: str | int | None = None,
         **dapr_compat: Any,
     ) -> None:
         del host, port, dapr_compat

@@ -29,7 +29,7 @@ class Runtimes:
     def new(self, **kwargs: Any) -> wayline.WorkflowRuntime:
         """A runtime on the shared database; ``kwargs`` go to ``WorkflowRuntime``."""
         kwargs.setdefault("settings", settings())
-        runtime = wayline.WorkflowRuntime(self.url, **kwargs)
+        runtime = wayline.WorkflowRuntime(store=self.url, **kwargs)
         self._made.append(runtime)
         return runtime
 

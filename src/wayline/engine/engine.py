@@ -369,6 +369,8 @@ class Engine:
                 except Exception:
                     log.exception("claiming activity tasks failed; retrying")
             for item in claimed:
+                if item.key in self._running_tasks:
+                    continue  # our own lease lapsed (a clock jump): it is still running here
                 self._running_tasks[item.key] = asyncio.create_task(self._run_task(item))
             if claimed and len(claimed) == free:
                 await asyncio.sleep(0)
