@@ -45,7 +45,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    serve = sub.add_parser("serve", help="run the server (Dapr workflow HTTP API + engine)")
+    serve = sub.add_parser(
+        "serve", help="run the server (Dapr workflow HTTP and gRPC APIs + engine)"
+    )
     serve.add_argument(
         "--app",
         action="append",
@@ -69,6 +71,13 @@ def build_parser() -> argparse.ArgumentParser:
         type=int,
         default=_env_int("WAYLINE_PORT", 3500),
         help="HTTP port (env WAYLINE_PORT; default 3500, Dapr's)",
+    )
+    serve.add_argument(
+        "--grpc-port",
+        type=int,
+        default=_env_int("WAYLINE_GRPC_PORT", 50001),
+        help="gRPC port for the Dapr SDKs, on the --host address (env WAYLINE_GRPC_PORT; "
+        "default 50001, Dapr's; 0 turns gRPC off)",
     )
     serve.add_argument(
         "--api-token",

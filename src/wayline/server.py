@@ -1,8 +1,9 @@
-"""``wayline serve``: store + engine + HTTP API in one process.
+"""``wayline serve``: store + engine + HTTP and gRPC APIs in one process.
 
-The one place that wires the parts together. The engine and uvicorn share one
-asyncio loop; SIGINT/SIGTERM stop the HTTP server first (no new requests), then
-the engine (in-flight turns commit, running activities are handed back).
+The one place that wires the parts together. The engine, uvicorn and the grpc.aio
+server share one asyncio loop; SIGINT/SIGTERM stop the HTTP server first (no new
+requests), then the gRPC server (in-flight calls get a grace period), then the
+engine (in-flight turns commit, running activities are handed back).
 """
 
 from __future__ import annotations
@@ -16,9 +17,11 @@ import sys
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from types import FrameType
 
 import uvicorn
 
+from wayline.api.grpc import GrpcServer
 from wayline.api.http import create_app
 from wayline.api.http.app import DEFAULT_MAX_BODY_BYTES
 from wayline.cli import build_parser, main_client
@@ -92,6 +95,16 @@ def merge_registries(runtimes: list[WorkflowRuntime]) -> Registry:
     return merged
 
 
+class _Uvicorn(uvicorn.Server):
+    """uvicorn re-raises a caught SIGTERM/SIGINT as soon as it has stopped, which would
+    kill the process before the gRPC server and the engine shut down; we finish the
+    shutdown ourselves and exit normally instead."""
+
+    def handle_exit(self, sig: int, frame: FrameType | None) -> None:
+        super().handle_exit(sig, frame)
+        self._captured_signals.clear()
+
+
 @dataclass
 class ServerConfig:
     """Everything ``wayline serve`` needs; the CLI maps flags and env vars onto it."""
@@ -100,6 +113,7 @@ class ServerConfig:
     store: str = DEFAULT_STORE_URL
     host: str = "127.0.0.1"
     port: int = 3500
+    grpc_port: int = 50001  # 0: no gRPC server
     api_token: str | None = None
     max_body_bytes: int = DEFAULT_MAX_BODY_BYTES
     settings: EngineSettings = field(default_factory=EngineSettings)
@@ -122,22 +136,32 @@ async def serve(config: ServerConfig) -> None:
         max_body_bytes=config.max_body_bytes,
         ready=lambda: not engine_task.done(),
     )
-    server = uvicorn.Server(
+    server = _Uvicorn(
         uvicorn.Config(
             app, host=config.host, port=config.port, log_level=config.log_level, lifespan="off"
         )
     )
+    grpc_server = None
+    if config.grpc_port:
+        grpc_server = GrpcServer(
+            client, host=config.host, port=config.grpc_port, api_token=config.api_token
+        )
     log.info(
-        "serving %d workflows and %d activities on http://%s:%d (store %s)",
+        "serving %d workflows and %d activities on http://%s:%d%s (store %s)",
         len(registry.workflows),
         len(registry.activities),
         config.host,
         config.port,
+        f" and grpc port {config.grpc_port}" if grpc_server else "",
         config.store,
     )
     try:
+        if grpc_server is not None:
+            await grpc_server.start()
         await server.serve()
     finally:
+        if grpc_server is not None:
+            await grpc_server.stop(grace=5.0)
         engine.stop()
         await engine_task
         store.close()
@@ -156,6 +180,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         store=args.store,
         host=args.host,
         port=args.port,
+        grpc_port=args.grpc_port,
         api_token=args.api_token or None,
         max_body_bytes=args.max_body_bytes,
         log_level=args.log_level,

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 from collections.abc import Awaitable, Callable
-from datetime import UTC, datetime
 from typing import Any
 
 from starlette.concurrency import run_in_threadpool
@@ -18,50 +17,16 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
+from wayline.api.dapr_state import dapr_state_json, rfc3339
 from wayline.api.http.errors import ApiError, error_response, from_wayline_error
-from wayline.client import WorkflowClient, WorkflowState
+from wayline.client import WorkflowClient
 from wayline.core.serde import RawPayload
 from wayline.errors import WaylineError
 
+__all__ = ["DaprWorkflowApi", "dapr_state_json", "health_routes", "rfc3339"]
+
 PREFIXES = ("v1.0-alpha1", "v1.0-beta1", "v1.0")
 _OPERATIONS = {"terminate", "pause", "resume", "purge"}
-
-
-def rfc3339(moment: datetime) -> str:
-    """protojson's Timestamp format: UTC, 'Z', fractional digits only when needed."""
-    moment = moment.astimezone(UTC)
-    text = moment.strftime("%Y-%m-%dT%H:%M:%S")
-    if moment.microsecond:
-        micros = f"{moment.microsecond:06d}"
-        text += "." + (micros[:3] if micros.endswith("000") else micros)
-    return text + "Z"
-
-
-def dapr_state_json(state: WorkflowState) -> dict[str, Any]:
-    """The GET response body: Dapr's names, empty fields omitted, payloads verbatim."""
-    properties: dict[str, str] = {}
-    if state.serialized_input:
-        properties["dapr.workflow.input"] = state.serialized_input
-    if state.serialized_custom_status:
-        properties["dapr.workflow.custom_status"] = state.serialized_custom_status
-    failure = state.failure_details
-    if failure is not None:
-        properties["dapr.workflow.failure.error_type"] = failure.error_type
-        properties["dapr.workflow.failure.error_message"] = failure.message
-        if failure.stack_trace:
-            properties["dapr.workflow.failure.stack_trace"] = failure.stack_trace
-    elif state.serialized_output:
-        properties["dapr.workflow.output"] = state.serialized_output
-    body: dict[str, Any] = {
-        "instanceID": state.instance_id,
-        "workflowName": state.name,
-        "createdAt": rfc3339(state.created_at),
-        "lastUpdatedAt": rfc3339(state.last_updated_at),
-        "runtimeStatus": state.runtime_status.value,
-    }
-    if properties:
-        body["properties"] = properties
-    return {k: v for k, v in body.items() if v}
 
 
 class DaprWorkflowApi:

@@ -16,7 +16,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
-from wayline.api.http.dapr import rfc3339
+from wayline.api.dapr_state import rfc3339
 from wayline.api.http.errors import ApiError, error_response, from_wayline_error
 from wayline.api.http.openapi import openapi_document
 from wayline.client import BULK_OPERATIONS, WorkflowClient, WorkflowState
