@@ -1,0 +1,234 @@
+"""``wayline serve`` over real HTTP: Dapr's workflow API on every prefix, errors, guards."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+APP = ROOT / "examples" / "order_processing.py"
+PREFIXES = ("v1.0-alpha1", "v1.0-beta1", "v1.0")
+ORDER = b'{"item_name": "Paperclips", "total_cost": 9999, "quantity": 1}'
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _serve(tmp: Path, *extra: str) -> Iterator[httpx.Client]:
+    port = _free_port()
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "wayline",
+            "serve",
+            "--app",
+            str(APP),
+            "--port",
+            str(port),
+            "--grpc-port",
+            "0",
+            "--store",
+            f"sqlite:///{tmp / 'serve.db'}",
+            *extra,
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        cwd=tmp,
+    )
+    client = httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=10)
+    deadline = time.monotonic() + 30
+    while True:
+        try:
+            if client.get("/v1.0/healthz/outbound").status_code == 204:
+                break
+        except httpx.HTTPError:
+            pass
+        assert proc.poll() is None, "the server exited"
+        assert time.monotonic() < deadline, "the server did not become healthy"
+        time.sleep(0.05)
+    try:
+        yield client
+    finally:
+        client.close()
+        proc.terminate()
+        assert proc.wait(timeout=30) == 0
+
+
+@pytest.fixture(scope="module")
+def http(tmp_path_factory: pytest.TempPathFactory) -> Iterator[httpx.Client]:
+    yield from _serve(tmp_path_factory.mktemp("serve"))
+
+
+def _status(http: httpx.Client, prefix: str, iid: str, wanted: str) -> dict:  # type: ignore[type-arg]
+    deadline = time.monotonic() + 15
+    while True:
+        body = http.get(f"/{prefix}/workflows/dapr/{iid}").json()
+        if body.get("runtimeStatus") == wanted:
+            return body  # type: ignore[no-any-return]
+        assert time.monotonic() < deadline, f"{iid} stayed {body.get('runtimeStatus')}"
+        time.sleep(0.05)
+
+
+@pytest.mark.parametrize("prefix", PREFIXES)
+def test_manage_workflows_how_to_on_every_prefix(http: httpx.Client, prefix: str) -> None:
+    base = f"/{prefix}/workflows/dapr"
+    start = http.post(f"{base}/order_processing_workflow/start?instanceID=12345678", content=ORDER)
+    assert start.status_code == 202 and start.json() == {"instanceID": "12345678"}
+    body = _status(http, prefix, "12345678", "RUNNING")
+    assert body["properties"]["dapr.workflow.input"] == ORDER.decode()  # verbatim
+    assert body["createdAt"].endswith("Z") and body["workflowName"] == "order_processing_workflow"
+    assert http.post(f"{base}/12345678/pause").status_code == 202
+    _status(http, prefix, "12345678", "SUSPENDED")
+    assert http.post(f"{base}/12345678/resume").status_code == 202
+    _status(http, prefix, "12345678", "RUNNING")
+    assert http.post(f"{base}/12345678/terminate").status_code == 202
+    _status(http, prefix, "12345678", "TERMINATED")
+    assert http.post(f"{base}/12345678/purge").status_code == 202
+    gone = http.get(f"{base}/12345678")
+    assert gone.status_code == 404
+    assert gone.json() == {
+        "errorCode": "ERR_INSTANCE_ID_NOT_FOUND",
+        "message": "unable to find workflow with the provided instance ID: 12345678",
+    }
+
+
+def test_approval_flow_completes_with_output(http: httpx.Client) -> None:
+    base = "/v1.0/workflows/anycomponent"
+    iid = http.post(f"{base}/order_processing_workflow/start", content=ORDER).json()["instanceID"]
+    assert len(iid) == 36 and iid.count("-") == 4
+    deadline = time.monotonic() + 15
+    while (
+        http.get(f"{base}/{iid}").json().get("properties", {}).get("dapr.workflow.custom_status")
+        != "waiting-for-approval"
+    ):
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
+    assert (
+        http.post(
+            f"{base}/{iid}/raiseEvent/approval_event", content=b'{"approved": true}'
+        ).status_code
+        == 202
+    )
+    body = _status(http, "v1.0", iid, "COMPLETED")
+    assert body["properties"]["dapr.workflow.output"] == '{"processed": true}'
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "status", "code"),
+    [
+        (
+            "POST",
+            "order_processing_workflow/start?instanceID=bad.id",
+            400,
+            "ERR_INSTANCE_ID_INVALID",
+        ),
+        (
+            "POST",
+            f"order_processing_workflow/start?instanceID={'x' * 65}",
+            400,
+            "ERR_INSTANCE_ID_TOO_LONG",
+        ),
+        ("POST", "/start", 400, "ERR_WORKFLOW_NAME_MISSING"),
+        ("GET", "", 400, "ERR_INSTANCE_ID_PROVIDED_MISSING"),
+        ("POST", "/pause", 400, "ERR_INSTANCE_ID_PROVIDED_MISSING"),
+        ("POST", "someid/raiseEvent/", 400, "ERR_WORKFLOW_EVENT_NAME_MISSING"),
+        ("GET", "nosuch", 404, "ERR_INSTANCE_ID_NOT_FOUND"),
+        ("POST", "nosuch/terminate", 404, "ERR_INSTANCE_ID_NOT_FOUND"),
+        ("POST", "nosuch/purge", 404, "ERR_INSTANCE_ID_NOT_FOUND"),
+    ],
+)
+def test_errors_have_dapr_codes_and_change_nothing(
+    http: httpx.Client, method: str, path: str, status: int, code: str
+) -> None:
+    before = http.get("/wayline/v1/instances/count").json()["count"]
+    response = http.request(method, f"/v1.0/workflows/dapr/{path}", content=ORDER)
+    assert (response.status_code, response.json()["errorCode"]) == (status, code)
+    assert http.get("/wayline/v1/instances/count").json()["count"] == before
+
+
+def test_duplicate_active_start_and_purge_of_running_are_500(http: httpx.Client) -> None:
+    base = "/v1.0/workflows/dapr"
+    url = f"{base}/order_processing_workflow/start?instanceID=dup-1"
+    assert http.post(url, content=ORDER).status_code == 202
+    again = http.post(url, content=b'{"other": 1}')
+    assert (again.status_code, again.json()["errorCode"]) == (500, "ERR_START_WORKFLOW")
+    purge = http.post(f"{base}/dup-1/purge")
+    assert (purge.status_code, purge.json()["errorCode"]) == (500, "ERR_PURGE_WORKFLOW")
+    body = http.get(f"{base}/dup-1").json()
+    assert body["properties"]["dapr.workflow.input"] == ORDER.decode()
+    bad = http.post(f"{base}/dup-1/terminate", content=b"{not json")
+    assert (bad.status_code, bad.json()["errorCode"]) == (400, "ERR_MALFORMED_REQUEST")
+    assert http.get(f"{base}/dup-1").json()["runtimeStatus"] != "TERMINATED"
+
+
+def test_wayline_api_lists_counts_and_shows_history(http: httpx.Client) -> None:
+    base = "/v1.0/workflows/dapr/order_processing_workflow/start"
+    for n in range(7):
+        small = b'{"item_name": "Paperclips", "total_cost": 1, "quantity": 1}'
+        assert http.post(f"{base}?instanceID=list-{n}", content=small).status_code == 202
+    seen: list[str] = []
+    token = None
+    while True:
+        params = {"name": "order_processing_workflow", "pageSize": 3}
+        if token:
+            params["continuationToken"] = token
+        page = http.get("/wayline/v1/instances", params=params).json()
+        seen += [i["instanceID"] for i in page["instances"]]
+        token = page.get("continuationToken")
+        if not token:
+            break
+    assert len(seen) == len(set(seen)) and {f"list-{n}" for n in range(7)} <= set(seen)
+    _status(http, "v1.0", "list-0", "COMPLETED")
+    events = http.get("/wayline/v1/instances/list-0/history").json()["events"]
+    assert events[1]["kind"] == "ExecutionStarted" and events[-1]["kind"] == "ExecutionCompleted"
+    assert http.post("/wayline/v1/instances/bulk/purge", json={}).status_code == 400
+    assert http.get("/wayline/v1/openapi.json").json()["openapi"].startswith("3.1")
+
+
+def test_api_token_and_body_limit(tmp_path: Path) -> None:
+    env_token = ("--api-token", "s3cret", "--max-body-bytes", "1024")
+    for http in _serve(tmp_path, *env_token):
+        assert http.get("/v1.0/healthz").status_code == 204  # health stays open
+        url = "/v1.0/workflows/dapr/order_processing_workflow/start?instanceID=tok"
+        assert http.post(url, content=ORDER).status_code == 401
+        wrong = http.post(url, content=ORDER, headers={"dapr-api-token": "nope"})
+        assert wrong.status_code == 401
+        ok = {"dapr-api-token": "s3cret"}
+        assert http.get("/wayline/v1/instances/count", headers=ok).json()["count"] == 0
+        big = http.post(url, content=b"x" * 2048, headers=ok)
+        assert (big.status_code, big.json()["errorCode"]) == (413, "ERR_REQUEST_TOO_LARGE")
+        assert http.get("/wayline/v1/instances/count", headers=ok).json()["count"] == 0
+        assert http.post(url, content=ORDER, headers=ok).status_code == 202
+
+
+def test_cli_lists_and_reports_errors(http: httpx.Client) -> None:
+    env = {**os.environ, "WAYLINE_URL": str(http.base_url)}
+    listed = subprocess.run(
+        [sys.executable, "-m", "wayline", "list", "-o", "json"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert listed.returncode == 0 and '"instances"' in listed.stdout
+    missing = subprocess.run(
+        [sys.executable, "-m", "wayline", "get", "nosuch"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert missing.returncode == 1
+    assert missing.stderr.strip().startswith("error: ERR_INSTANCE_ID_NOT_FOUND")
