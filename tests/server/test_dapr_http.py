@@ -232,3 +232,31 @@ def test_cli_lists_and_reports_errors(http: httpx.Client) -> None:
     )
     assert missing.returncode == 1
     assert missing.stderr.strip().startswith("error: ERR_INSTANCE_ID_NOT_FOUND")
+
+
+def test_openapi_document_survives_a_schema_fuzzer(http: httpx.Client) -> None:
+    """schemathesis against /wayline/v1/openapi.json: no 5xx, responses match the schema,
+    bad input rejected. (Positive acceptance is left out: a made-up continuation token
+    is schema-valid text but rightly a 400, since tokens are opaque.)"""
+    st = Path(sys.executable).with_name("st")
+    checks = (
+        "not_a_server_error,status_code_conformance,content_type_conformance,"
+        "response_schema_conformance,negative_data_rejection"
+    )
+    result = subprocess.run(
+        [
+            str(st),
+            "run",
+            f"{http.base_url}/wayline/v1/openapi.json",
+            "--max-examples",
+            "25",
+            "--seed",
+            "1",
+            "-c",
+            checks,
+        ],
+        capture_output=True,
+        text=True,
+        timeout=240,
+    )
+    assert result.returncode == 0, result.stdout[-3000:]

@@ -203,17 +203,20 @@ def openapi_document() -> dict[str, Any]:
                                 "schema": {
                                     "type": "object",
                                     "description": "at least one filter is required",
+                                    "minProperties": 1,
+                                    "additionalProperties": False,
                                     "properties": {
                                         "status": {
                                             "type": "array",
+                                            "minItems": 1,
                                             "items": {"type": "string", "enum": _STATUSES},
                                         },
-                                        "name": {"type": "string"},
+                                        "name": {"type": "string", "minLength": 1},
                                         "createdFrom": {"type": "string", "format": "date-time"},
                                         "createdTo": {"type": "string", "format": "date-time"},
                                         "completedFrom": {"type": "string", "format": "date-time"},
                                         "completedTo": {"type": "string", "format": "date-time"},
-                                        "parentInstanceID": {"type": "string"},
+                                        "parentInstanceID": {"type": "string", "minLength": 1},
                                     },
                                 }
                             }

@@ -7,6 +7,7 @@ document served at ``/wayline/v1/openapi.json`` (built in ``openapi.py``).
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable
 from datetime import datetime
 from typing import Any
@@ -62,9 +63,19 @@ def state_json(state: WorkflowState) -> dict[str, Any]:
     return {k: v for k, v in body.items() if v is not None}
 
 
+_RFC3339 = re.compile(
+    r"\d{4}-\d{2}-\d{2}[Tt]\d{2}:\d{2}:\d{2}(\.\d+)?([Zz]|[+-]\d{2}:\d{2})", re.ASCII
+)
+
+
+_BODY_FILTERS = frozenset({"status", "name", "parentInstanceID", *_TIME_FILTERS})
+
+
 def _parse_time(name: str, value: str) -> datetime:
     try:
-        return datetime.fromisoformat(value.replace("Z", "+00:00"))
+        if not _RFC3339.fullmatch(value):
+            raise ValueError(value)
+        return datetime.fromisoformat(value.upper().replace("Z", "+00:00"))
     except ValueError as exc:
         raise ApiError(
             400, "ERR_MALFORMED_REQUEST", f"{name} must be an RFC 3339 time, got {value!r}"
@@ -75,8 +86,10 @@ def parse_filters(source: dict[str, Any]) -> dict[str, Any]:
     """Turn query parameters or a JSON body into ``list_workflows`` keywords."""
     filters: dict[str, Any] = {}
     statuses = source.get("status")
+    if statuses is not None and not isinstance(statuses, list):
+        raise ApiError(400, "ERR_MALFORMED_REQUEST", "status must be a list of statuses")
     if statuses:
-        items = statuses if isinstance(statuses, list) else str(statuses).split(",")
+        items = statuses
         known = {s.value for s in WorkflowStatus}
         bad = [s for s in items if str(s).upper() not in known]
         if bad:
@@ -87,10 +100,13 @@ def parse_filters(source: dict[str, Any]) -> dict[str, Any]:
             )
         filters["status"] = [str(s).upper() for s in items]
     for key, keyword in (("name", "name"), ("parentInstanceID", "parent_instance_id")):
-        if source.get(key):
-            filters[keyword] = str(source[key])
+        value = source.get(key)
+        if value is not None and not isinstance(value, str):
+            raise ApiError(400, "ERR_MALFORMED_REQUEST", f"{key} must be a string")
+        if value:
+            filters[keyword] = value
     for key, keyword in _TIME_FILTERS.items():
-        if source.get(key):
+        if source.get(key) is not None:
             filters[keyword] = _parse_time(key, str(source[key]))
     return filters
 
@@ -211,6 +227,15 @@ class WaylineApi:
         except ValueError as exc:
             return error_response(400, "ERR_MALFORMED_REQUEST", f"bad request body: {exc}")
         try:
+            unknown = sorted(set(body) - _BODY_FILTERS)
+            if unknown:
+                raise ApiError(
+                    400,
+                    "ERR_MALFORMED_REQUEST",
+                    f"unknown filter {unknown[0]!r}; use {', '.join(sorted(_BODY_FILTERS))}",
+                )
+            if any(v is None or v == "" or v == [] for v in body.values()):
+                raise ApiError(400, "ERR_MALFORMED_REQUEST", "filters must not be empty")
             filters = parse_filters(body)
             if not filters:
                 raise ApiError(
