@@ -250,10 +250,28 @@ def _one_or_bulk(api: Api, args: argparse.Namespace, verb: str) -> None:
         return
     if not params:
         raise CliError(f"give an instance id, or filters (--status, --name, ...) to {verb} many")
-    count = api.call("GET", "/wayline/v1/instances/count", params=params)["count"]
-    if args.output != "json":
-        print(f"{verb}: {count} matching instance(s)...", file=sys.stderr, flush=True)
-    result = api.call("POST", f"/wayline/v1/instances/bulk/{verb}", json=params)
+    # One call per instance rather than the server's bulk route, so progress can be shown.
+    ids: list[str] = []
+    page_params: dict[str, Any] = {**params, "pageSize": 500}
+    while True:
+        page = api.call("GET", "/wayline/v1/instances", params=page_params)
+        ids += [item["instanceID"] for item in page["instances"]]
+        if not page.get("continuationToken"):
+            break
+        page_params["continuationToken"] = page["continuationToken"]
+    show_progress = args.output != "json" and sys.stderr.isatty()
+    result: dict[str, Any] = {"operation": verb, "affected": 0, "failed": []}
+    for done, instance_id in enumerate(ids, 1):
+        try:
+            api.call("POST", f"/v1.0/workflows/dapr/{instance_id}/{verb}")
+            result["affected"] += 1
+        except CliError as exc:
+            if "ERR_INSTANCE_ID_NOT_FOUND" not in str(exc):  # purged with its parent
+                result["failed"].append({"instanceID": instance_id, "message": str(exc)})
+        if show_progress:
+            print(f"\r{verb}: {done}/{len(ids)}", end="", file=sys.stderr, flush=True)
+    if show_progress:
+        print(file=sys.stderr)
     _emit(
         args,
         result,
