@@ -1,0 +1,18 @@
+"""Fixtures: one ``wayline serve`` subprocess for the CLI tests."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from api._server import Server
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    db: Path = tmp_path_factory.mktemp("cli") / "wayline.db"
+    server = Server(db).start()
+    yield server
+    server.stop()
