@@ -37,7 +37,7 @@ from wayline.engine.turns import (
     select_messages,
 )
 from wayline.errors import LeaseLostError, SerializationError
-from wayline.store.base import Store
+from wayline.store.base import ChangeSource, Store
 from wayline.store.types import ClaimedTask, ClaimedTurn, TaskResult, TurnCommit
 
 log = logging.getLogger("wayline.engine")
@@ -121,6 +121,10 @@ class Engine:
         subscribe = getattr(self.clock, "subscribe", None)
         if subscribe is not None:
             subscribe(self.notify)
+        # Stores shared by processes (PostgreSQL) push "new work" wake-ups; the poll
+        # interval is then only the fallback (expired leases, a lost listener).
+        if isinstance(self.store, ChangeSource):
+            self.store.watch_changes(self.notify)
         loops = [
             asyncio.create_task(self._turn_loop(), name="wayline-turns"),
             asyncio.create_task(self._task_loop(), name="wayline-activities"),
@@ -136,6 +140,8 @@ class Engine:
             unsubscribe = getattr(self.clock, "unsubscribe", None)
             if unsubscribe is not None:
                 unsubscribe(self.notify)
+            if isinstance(self.store, ChangeSource):
+                self.store.unwatch_changes(self.notify)
 
     async def _drain(self) -> None:
         # Turns are short: let them commit. Activities may run for long: give their
@@ -252,6 +258,10 @@ class Engine:
             or commit.continue_as_new
         ):
             self._wake_all()
+        elif self._turn_wakeup is not None:
+            # Events that arrived during the turn could not be claimed then (the lease
+            # was ours); claim them now rather than at the next poll.
+            self._turn_wakeup.set()
         if self._on_commit is not None:
             self._on_commit(instance.instance_id)
 

@@ -33,9 +33,14 @@ def open_store(url: str | Path | Store | None = None) -> Store:
             )
         return SqliteStore(path[1:] or DEFAULT_STORE_URL[len("sqlite:///") :])
     if text.startswith(("postgresql://", "postgres://")):
-        raise StoreError(
-            "the PostgreSQL backend is not available in this version; use a sqlite:/// URL"
-        )
+        try:
+            from wayline.store.postgres import PostgresStore
+        except ImportError as exc:
+            raise StoreError(
+                f"the PostgreSQL backend needs psycopg 3 ({exc}); install it with "
+                "pip install 'wayline[postgres]'"
+            ) from exc
+        return PostgresStore(text)
     if "://" in text:
         raise StoreError(
             f"unknown store URL {text!r}; use sqlite:///path.db or postgresql://user@host/db"

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import Callable, Collection
 from datetime import datetime, timedelta
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 from wayline.core.events import HistoryEvent
 from wayline.store.types import (
@@ -114,3 +114,17 @@ class Store(Protocol):
         """A number that changes whenever another connection commits (cheap to poll)."""
 
     def close(self) -> None: ...
+
+
+@runtime_checkable
+class ChangeSource(Protocol):
+    """Optionally implemented by a store that can push wake-ups (PostgreSQL's NOTIFY).
+
+    An engine on such a store sleeps until a callback says another process added
+    work, instead of relying on its poll interval alone.
+    """
+
+    def watch_changes(self, callback: Callable[[], None]) -> None:
+        """Call ``callback`` (from any thread) whenever new runnable work may exist."""
+
+    def unwatch_changes(self, callback: Callable[[], None]) -> None: ...

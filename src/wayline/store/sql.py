@@ -290,6 +290,11 @@ class SqlStore:
                 " WHERE m.visible_at <= ? AND CASE j.status"
                 "  WHEN 'SUSPENDED' THEN m.kind IN ('ExecutionResumed', 'ExecutionTerminated')"
                 "  WHEN 'PENDING' THEN m.kind IN ('ExecutionStarted', 'ExecutionTerminated')"
+                # A finished instance is never runnable: where writers are not serialized
+                # (PostgreSQL) an event can land just after the final commit; it waits
+                # there, harmless, until a purge or a new run of the id removes it.
+                "  WHEN 'COMPLETED' THEN 1 = 0 WHEN 'FAILED' THEN 1 = 0"
+                "  WHEN 'TERMINATED' THEN 1 = 0"
                 "  ELSE 1 = 1 END)"
                 " AND (i.lease_expires_at IS NULL OR i.lease_expires_at < ?)"
                 f"{name_filter} ORDER BY i.last_updated_at LIMIT ?{self.claim_lock_clause}",
