@@ -39,6 +39,21 @@ def _env_int(name: str, default: int) -> int:
     return int(value) if value else default
 
 
+def _env_float(name: str, default: float) -> float:
+    value = os.environ.get(name)
+    return float(value) if value else default
+
+
+def _positive_seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds") from None
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"{text!r} must be more than 0 seconds")
+    return value
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="wayline", description="Durable workflows that speak Dapr Workflow's APIs."
@@ -91,6 +106,35 @@ def build_parser() -> argparse.ArgumentParser:
         help="largest request body (env WAYLINE_MAX_BODY_BYTES; default 4 MiB)",
     )
     serve.add_argument("--log-level", default=os.environ.get("WAYLINE_LOG_LEVEL", "info"))
+    # Engine tuning, mostly for several nodes on PostgreSQL (docs/deployment.md).
+    serve.add_argument(
+        "--node-id",
+        default=os.environ.get("WAYLINE_NODE_ID"),
+        help="this node's name in leases and logs (env WAYLINE_NODE_ID; default host-pid-random)",
+    )
+    serve.add_argument(
+        "--turn-lease",
+        type=_positive_seconds,
+        default=_env_float("WAYLINE_TURN_LEASE", 30.0),
+        metavar="SECONDS",
+        help="how long a dead node's workflow turns wait before another node takes them "
+        "(env WAYLINE_TURN_LEASE; default 30)",
+    )
+    serve.add_argument(
+        "--activity-lease",
+        type=_positive_seconds,
+        default=_env_float("WAYLINE_ACTIVITY_LEASE", 60.0),
+        metavar="SECONDS",
+        help="how long a dead node's activities wait before another node takes them "
+        "(env WAYLINE_ACTIVITY_LEASE; default 60)",
+    )
+    serve.add_argument(
+        "--poll-interval",
+        type=_positive_seconds,
+        default=_env_float("WAYLINE_POLL_INTERVAL", 0.25),
+        metavar="SECONDS",
+        help="longest sleep between checks of the store (env WAYLINE_POLL_INTERVAL; default 0.25)",
+    )
 
     def client_command(name: str, help_text: str) -> argparse.ArgumentParser:
         cmd = sub.add_parser(name, help=help_text)

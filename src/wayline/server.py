@@ -16,6 +16,7 @@ import os
 import sys
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from datetime import timedelta
 from pathlib import Path
 from types import FrameType
 
@@ -183,6 +184,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         grpc_port=args.grpc_port,
         api_token=args.api_token or None,
         max_body_bytes=args.max_body_bytes,
+        settings=EngineSettings(
+            turn_lease=timedelta(seconds=args.turn_lease),
+            activity_lease=timedelta(seconds=args.activity_lease),
+            poll_interval=timedelta(seconds=args.poll_interval),
+            node_id=args.node_id or None,
+        ),
         log_level=args.log_level,
     )
     logging.basicConfig(

@@ -41,17 +41,19 @@ def wait_until(condition: Callable[[], Any], timeout: float = 10.0, what: str = 
 
 
 class Server:
-    """One ``wayline serve`` process on a free port and a SQLite file."""
+    """One ``wayline serve`` process on a free port and a SQLite file (or ``store``)."""
 
     def __init__(
         self,
         db: Path,
         *,
+        store: str | None = None,
         extra_args: Sequence[str] = (),
         env: dict[str, str] | None = None,
         apps: Sequence[Path] = (ORDER_APP, TEST_APP),
     ) -> None:
         self.db = db
+        self.store = store or f"sqlite:///{db}"
         self.extra_args = list(extra_args)
         self.env = env or {}
         self.apps = list(apps)
@@ -65,7 +67,7 @@ class Server:
 
     def start(self) -> Server:
         self.port = free_port()
-        args = [sys.executable, "-m", "wayline", "serve", "--store", f"sqlite:///{self.db}"]
+        args = [sys.executable, "-m", "wayline", "serve", "--store", self.store]
         for app in self.apps:
             args += ["--app", str(app)]
         args += ["--port", str(self.port), "--grpc-port", "0", "--log-level", "warning"]

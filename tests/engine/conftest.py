@@ -1,4 +1,9 @@
-"""Fixtures: runtimes on real SQLite files in ``tmp_path`` with replay verification on.
+"""Fixtures: runtimes on a real database with replay verification on.
+
+The backend is SQLite (a file in ``tmp_path``) unless ``WAYLINE_TEST_BACKEND=postgres``:
+then every test runs on the PostgreSQL database named by ``WAYLINE_TEST_POSTGRES_URL``,
+emptied before each test (do not share it, do not run in parallel). A PostgreSQL
+that does not answer skips the test, except under ``CI=true`` where it fails.
 
 Every runtime made here uses ``EngineSettings(verify_replay=True)``: each turn run on a
 cached executor is also replayed from the stored history and compared. A disagreement
@@ -8,6 +13,7 @@ cached executor is also replayed from the stored history and compared. A disagre
 from __future__ import annotations
 
 import logging
+import os
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -15,8 +21,11 @@ from typing import Any
 import pytest
 
 import wayline
+from store.conftest import POSTGRES_URL_VAR, open_postgres_for_tests
 
 from ._support import settings
+
+BACKEND_VAR = "WAYLINE_TEST_BACKEND"
 
 
 class Runtimes:
@@ -40,6 +49,12 @@ class Runtimes:
 
 @pytest.fixture
 def db_url(tmp_path: Path) -> str:
+    backend = os.environ.get(BACKEND_VAR, "sqlite").strip().lower() or "sqlite"
+    if backend in {"postgres", "postgresql"}:
+        open_postgres_for_tests().close()  # emptied; skips (fails under CI) if unusable
+        return os.environ[POSTGRES_URL_VAR]
+    if backend != "sqlite":
+        raise pytest.UsageError(f"{BACKEND_VAR}={backend!r}: use sqlite or postgres")
     return f"sqlite:///{tmp_path / 'wayline.db'}"
 
 

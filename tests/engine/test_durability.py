@@ -41,6 +41,30 @@ def _chain(runtime: wayline.WorkflowRuntime, counts: Counter[tuple[str, int]]) -
         return n + sum(fanned)
 
 
+def test_each_runtime_runs_only_the_code_it_registered(runtimes: Runtimes) -> None:
+    """A workflow started on A but registered only on B is run by B, and an activity
+    registered only on A is run by A, on whichever runtime the workflow lives."""
+    ran: list[tuple[str, str]] = []
+    a, b = runtimes.new(), runtimes.new()
+
+    @a.activity(name="greet")
+    def greet(ctx: wayline.WorkflowActivityContext, name: str) -> str:
+        ran.append(("a", "greet"))
+        return f"hello {name}"
+
+    @b.workflow(name="only_on_b")
+    def only_on_b(ctx: wayline.WorkflowContext, name: str) -> Any:
+        ran.append(("b", "only_on_b"))
+        return (yield ctx.call_activity("greet", input=name))
+
+    with a, b:
+        iid = a.client().start_workflow("only_on_b", input="ada")
+        state = a.client().wait_for_workflow_completion(iid, timeout=WAIT)
+    assert state.runtime_status == "COMPLETED" and state.output == "hello ada"
+    assert {who for who, what in ran if what == "only_on_b"} == {"b"}
+    assert ran.count(("a", "greet")) == 1
+
+
 def test_two_runtimes_on_one_database_complete_every_instance_once(
     runtimes: Runtimes,
 ) -> None:

@@ -7,8 +7,8 @@ PostgreSQL runs when ``WAYLINE_TEST_POSTGRES_URL`` names a database the tests
 may wipe (every table is emptied before each test, so do not share it and do
 not run the PostgreSQL param in parallel). Without the variable the param is
 skipped. With it, a server that does not answer (or a backend that refuses the
-URL) skips too, except under ``CI=true``, where it fails: CI must not go green
-by skipping the backend it was configured to test.
+URL) skips too. Under ``CI=true`` both fail instead: CI must not go green by
+skipping the backend it is meant to test.
 """
 
 from __future__ import annotations
@@ -39,7 +39,10 @@ def open_postgres_for_tests() -> Store:
     """Open the test PostgreSQL store, or skip (fail under CI) when it is unusable."""
     url = os.environ.get(POSTGRES_URL_VAR, "").strip()
     if not url:
-        pytest.skip(f"set {POSTGRES_URL_VAR}=postgresql://... to run the PostgreSQL backend")
+        message = f"set {POSTGRES_URL_VAR}=postgresql://... to run the PostgreSQL backend"
+        if running_in_ci():
+            pytest.fail(f"{message} (CI=true: the PostgreSQL run may not be skipped)")
+        pytest.skip(message)
     try:
         store = open_store(url)
         wipe(store)
