@@ -124,16 +124,18 @@ def test_file_database_uses_wal(tmp_path: Path) -> None:
 _DEAD_SERVER = "postgresql://wayline@127.0.0.1:1/wayline_test"
 
 
-@pytest.mark.parametrize("ci", [None, "true"])
-def test_postgres_param_skips_without_a_url_even_in_ci(
-    monkeypatch: pytest.MonkeyPatch, ci: str | None
-) -> None:
+def test_postgres_param_skips_without_a_url(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv(POSTGRES_URL_VAR, raising=False)
-    if ci is None:
-        monkeypatch.delenv("CI", raising=False)
-    else:
-        monkeypatch.setenv("CI", ci)
+    monkeypatch.delenv("CI", raising=False)
     with pytest.raises(pytest.skip.Exception):
+        open_postgres_for_tests()
+
+
+def test_postgres_param_fails_without_a_url_in_ci(monkeypatch: pytest.MonkeyPatch) -> None:
+    # CI is meant to test both backends: a missing URL is a broken CI, not a skip.
+    monkeypatch.delenv(POSTGRES_URL_VAR, raising=False)
+    monkeypatch.setenv("CI", "true")
+    with pytest.raises(pytest.fail.Exception, match="CI=true"):
         open_postgres_for_tests()
 
 

@@ -287,6 +287,28 @@ def test_stale_lease_commit_raises_and_writes_nothing(store: Store) -> None:
     assert store.get_history("a") == [WorkflowStarted(timestamp=later), *events(stale)]
 
 
+def test_extending_a_turn_lease_keeps_other_nodes_out(store: Store) -> None:
+    create(store, "a")
+    turn = claim_one(store, "a", now=T0, owner="node-a")
+    assert store.extend_turn_lease("a", turn.lease_token, until=T0 + 3 * LEASE)
+
+    assert claim(store, now=T0 + 2 * LEASE, owner="node-b") == []
+    commit(store, turn, now=T0 + 2 * LEASE)  # still ours
+    # A lease that ended (committed, released or taken over) is not revived.
+    assert not store.extend_turn_lease("a", turn.lease_token, until=T0 + 5 * LEASE)
+    assert not store.extend_turn_lease("ghost", 1, until=T0 + LEASE)
+
+
+def test_an_expired_and_taken_over_lease_cannot_be_extended(store: Store) -> None:
+    create(store, "a")
+    stale = claim_one(store, "a", now=T0, owner="node-a")
+    later = T0 + LEASE + LEASE / 10
+    fresh = claim_one(store, "a", now=later, owner="node-b")
+
+    assert not store.extend_turn_lease("a", stale.lease_token, until=later + 10 * LEASE)
+    assert store.extend_turn_lease("a", fresh.lease_token, until=later + 2 * LEASE)
+
+
 def test_a_lease_ends_with_its_commit(store: Store) -> None:
     # A worker retrying a commit call that did succeed must not apply the turn twice.
     create(store, "a")

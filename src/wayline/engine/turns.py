@@ -272,7 +272,14 @@ def _plan_action(
     messages: list[OutboundMessage],
 ) -> None:
     if isinstance(action, ScheduleTask):
-        tasks.append(NewTask(task_id=action.id, name=action.name, input=action.input))
+        tasks.append(
+            NewTask(
+                task_id=action.id,
+                name=action.name,
+                input=action.input,
+                task_execution_id=action.task_execution_id,
+            )
+        )
     elif isinstance(action, CreateTimer):
         if action.fire_at < NEVER:
             timers.append(

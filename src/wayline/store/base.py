@@ -69,6 +69,13 @@ class Store(Protocol):
     def release_turn(self, instance_id: str, lease_token: int) -> None:
         """Give a lease back without changes (the turn could not run here)."""
 
+    def extend_turn_lease(self, instance_id: str, lease_token: int, *, until: datetime) -> bool:
+        """Keep a turn's lease alive (a remote worker is still running it).
+
+        Returns False if the lease is no longer held with this token (it ended or
+        another node took the instance over).
+        """
+
     def claim_tasks(
         self,
         *,

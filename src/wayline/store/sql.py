@@ -344,6 +344,15 @@ class SqlStore:
                 (instance_id, lease_token),
             )
 
+    def extend_turn_lease(self, instance_id: str, lease_token: int, *, until: datetime) -> bool:
+        with self.transaction() as cur:
+            cur.execute(
+                "UPDATE instances SET lease_expires_at = ? "
+                "WHERE instance_id = ? AND lease_token = ? AND lease_owner IS NOT NULL",
+                (to_micros(until), instance_id, lease_token),
+            )
+            return cur.rowcount == 1
+
     def commit_turn(self, commit: TurnCommit) -> None:
         with self.transaction() as cur:
             cur.execute(
@@ -409,8 +418,16 @@ class SqlStore:
         for task in commit.tasks:
             cur.execute(
                 "INSERT INTO tasks (instance_id, execution_id, task_id, name, input, "
-                "created_at, attempt) VALUES (?, ?, ?, ?, ?, ?, 0)",
-                (iid, execution_id, task.task_id, task.name, task.input, now_us),
+                "task_execution_id, created_at, attempt) VALUES (?, ?, ?, ?, ?, ?, ?, 0)",
+                (
+                    iid,
+                    execution_id,
+                    task.task_id,
+                    task.name,
+                    task.input,
+                    task.task_execution_id,
+                    now_us,
+                ),
             )
         for timer in commit.timers:
             self._insert_message(
@@ -524,7 +541,8 @@ class SqlStore:
                 (owner, to_micros(now + lease), *keys),
             )
             cur.execute(
-                "SELECT id, instance_id, execution_id, task_id, name, input, attempt FROM tasks "
+                "SELECT id, instance_id, execution_id, task_id, name, input, attempt, "
+                "task_execution_id FROM tasks "
                 f"WHERE id IN ({marks}) ORDER BY id",
                 keys,
             )

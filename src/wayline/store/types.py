@@ -79,6 +79,7 @@ class NewTask:
     task_id: int
     name: str
     input: str | None = None
+    task_execution_id: str = ""
 
 
 @dataclass(frozen=True)
@@ -92,6 +93,7 @@ class ClaimedTask:
     name: str
     input: str | None
     attempt: int
+    task_execution_id: str = ""
 
 
 @dataclass(frozen=True)
