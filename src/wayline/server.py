@@ -29,6 +29,7 @@ from wayline.cli import build_parser, main_client
 from wayline.client import ChangeFeed, WorkflowClient
 from wayline.core.registry import Registry
 from wayline.engine.engine import Engine, EngineSettings
+from wayline.engine.remote import WorkerHub
 from wayline.runtime import WorkflowRuntime
 from wayline.store import DEFAULT_STORE_URL, open_store
 
@@ -126,7 +127,10 @@ async def serve(config: ServerConfig) -> None:
     registry = merge_registries([load_app(spec) for spec in config.apps])
     store = open_store(config.store)
     feed = ChangeFeed()
-    engine = Engine(store, registry, settings=config.settings, on_commit=feed.publish)
+    # Workflows and activities no --app registers go to remote workers (Dapr SDK apps
+    # on the gRPC port), if any connect.
+    hub = WorkerHub() if config.grpc_port else None
+    engine = Engine(store, registry, settings=config.settings, on_commit=feed.publish, remote=hub)
     client = WorkflowClient(
         store, max_payload_bytes=config.max_body_bytes, _on_change=engine.notify, _feed=feed
     )
@@ -144,8 +148,9 @@ async def serve(config: ServerConfig) -> None:
     )
     grpc_server = None
     if config.grpc_port:
+        assert hub is not None
         grpc_server = GrpcServer(
-            client, host=config.host, port=config.grpc_port, api_token=config.api_token
+            client, hub, host=config.host, port=config.grpc_port, api_token=config.api_token
         )
     log.info(
         "serving %d workflows and %d activities on http://%s:%d%s (store %s)",

@@ -308,9 +308,6 @@ def test_history_translates_every_event(calls: Calls, server: Server) -> None:
 
 
 UNIMPLEMENTED = [
-    ("CompleteActivityTask", pb.ActivityResponse(), pb.CompleteTaskResponse),
-    ("CompleteOrchestratorTask", pb.WorkflowResponse(), pb.CompleteTaskResponse),
-    ("CompleteWorkflowTask", pb.WorkflowResponse(), pb.CompleteTaskResponse),
     (
         "RerunWorkflowFromEvent",
         pb.RerunWorkflowFromEventRequest(),
@@ -326,20 +323,6 @@ def test_unimplemented_methods_answer_at_once(
     calls: Calls, method: str, request_: Message, response: type[Message]
 ) -> None:
     code, _ = calls.code(TASKHUB + method, request_, response, timeout=5)
-    assert code == grpc.StatusCode.UNIMPLEMENTED
-
-
-def test_get_work_items_stream_is_unimplemented_not_hung(calls: Calls) -> None:
-    stream = calls.channel.unary_stream(
-        TASKHUB + "GetWorkItems",
-        request_serializer=pb.GetWorkItemsRequest.SerializeToString,
-        response_deserializer=pb.WorkItem.FromString,
-    )
-    with pytest.raises(grpc.RpcError) as info:
-        list(stream(pb.GetWorkItemsRequest(), timeout=5))
-    assert info.value.code() == grpc.StatusCode.UNIMPLEMENTED
-    assert "--app" in (info.value.details() or "")
-    code, _ = calls.code(DAPR + "GetState", empty_pb2.Empty(), empty_pb2.Empty, timeout=5)
     assert code == grpc.StatusCode.UNIMPLEMENTED
 
 

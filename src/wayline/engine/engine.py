@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import inspect
 import logging
 import os
@@ -29,6 +30,7 @@ from wayline.core.executor import TurnResult, WorkflowExecutor, failure_from_exc
 from wayline.core.registry import Registry, call_with_input
 from wayline.engine.cache import CachedExecutor, ExecutorCache
 from wayline.engine.clock import Clock, SystemClock
+from wayline.engine.remote import WorkerHub, WorkerLostError
 from wayline.engine.turns import (
     TurnInput,
     plan_commit,
@@ -79,7 +81,11 @@ def _default_node_id() -> str:
 
 
 class Engine:
-    """Executes the workflows and activities of a ``Registry`` against a ``Store``."""
+    """Executes the workflows and activities of a ``Registry`` against a ``Store``.
+
+    With a ``WorkerHub``, work whose name the registry lacks goes to the remote
+    workers connected to it (Dapr SDK apps), and is claimed only while one is.
+    """
 
     def __init__(
         self,
@@ -90,8 +96,10 @@ class Engine:
         clock: Clock | None = None,
         wrap_context: Callable[[Any], Any] | None = None,
         on_commit: Callable[[str], None] | None = None,
+        remote: WorkerHub | None = None,
     ) -> None:
         self.store = store
+        self.remote = remote
         self.registry = registry
         self.settings = settings or EngineSettings()
         self.clock: Clock = clock or SystemClock()
@@ -125,6 +133,8 @@ class Engine:
         # interval is then only the fallback (expired leases, a lost listener).
         if isinstance(self.store, ChangeSource):
             self.store.watch_changes(self.notify)
+        if self.remote is not None:
+            self.remote.subscribe(self.notify)
         loops = [
             asyncio.create_task(self._turn_loop(), name="wayline-turns"),
             asyncio.create_task(self._task_loop(), name="wayline-activities"),
@@ -142,6 +152,8 @@ class Engine:
                 unsubscribe(self.notify)
             if isinstance(self.store, ChangeSource):
                 self.store.unwatch_changes(self.notify)
+            if self.remote is not None:
+                self.remote.unsubscribe(self.notify)
 
     async def _drain(self) -> None:
         # Turns are short: let them commit. Activities may run for long: give their
@@ -176,6 +188,13 @@ class Engine:
             self._turn_wakeup.set()
             self._task_wakeup.set()
 
+    def _claimable(self, local: dict[str, Any]) -> list[str] | None:
+        """Names to claim work for: the local ones, or any name (None) while a remote
+        worker is connected to run what is not local."""
+        if self.remote is not None and self.remote.has_workers:
+            return None
+        return list(local)
+
     async def _store_call(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
         loop = asyncio.get_running_loop()
         return await loop.run_in_executor(self._store_pool, lambda: fn(*args, **kwargs))
@@ -199,12 +218,13 @@ class Engine:
         while True:
             free = limit - len(self._running_turns)
             claimed: list[ClaimedTurn] = []
-            if free > 0 and self.registry.workflows:
+            names = self._claimable(self.registry.workflows)
+            if free > 0 and names != []:
                 try:
                     claimed = await self._store_call(
                         self.store.claim_turns,
                         owner=self.node_id,
-                        workflow_names=list(self.registry.workflows),
+                        workflow_names=names,
                         now=self.clock.now(),
                         lease=self.settings.turn_lease,
                         limit=free,
@@ -237,6 +257,14 @@ class Engine:
         except LeaseLostError as exc:
             self._cache.evict(instance.instance_id)
             log.warning("%s", exc)
+            return
+        except WorkerLostError as exc:
+            # Back to the store: claimed again, and sent again, once a worker is here.
+            log.info("turn of %r goes back to the queue: %s", instance.instance_id, exc)
+            with contextlib.suppress(Exception):
+                await self._store_call(
+                    self.store.release_turn, instance.instance_id, claimed.lease_token
+                )
             return
         except Exception:
             self._cache.evict(instance.instance_id)
@@ -298,6 +326,8 @@ class Engine:
 
     async def _execute(self, claimed: ClaimedTurn, turn: TurnInput) -> TurnResult:
         instance = claimed.instance
+        if instance.name not in self.registry.workflows:
+            return await self._execute_remotely(claimed, turn)
         executor = self._cache.get(instance.instance_id, instance.execution_id, instance.version)
         history: list[HistoryEvent] | None = None
         if executor is None:
@@ -324,6 +354,31 @@ class Engine:
                 CachedExecutor(executor, instance.execution_id, instance.version + 1),
             )
         return result
+
+    async def _execute_remotely(self, claimed: ClaimedTurn, turn: TurnInput) -> TurnResult:
+        """Run a turn on a remote worker, keeping the lease while it works on it."""
+        assert self.remote is not None, "claimed a workflow nobody here can run"
+        instance = claimed.instance
+        history = await self._store_call(self.store.get_history, instance.instance_id)
+        keeper = asyncio.create_task(self._keep_turn_lease(claimed))
+        try:
+            return await self.remote.run_turn(
+                instance.instance_id, instance.execution_id, history, turn.new_events
+            )
+        finally:
+            keeper.cancel()
+
+    async def _keep_turn_lease(self, claimed: ClaimedTurn) -> None:
+        lease = self.settings.turn_lease
+        while True:
+            await asyncio.sleep(lease.total_seconds() / 3)
+            with contextlib.suppress(Exception):  # a failed renewal is retried; fencing holds
+                await self._store_call(
+                    self.store.extend_turn_lease,
+                    claimed.instance.instance_id,
+                    claimed.lease_token,
+                    until=self.clock.now() + lease,
+                )
 
     def _new_executor(self, instance_id: str, name: str) -> WorkflowExecutor:
         return WorkflowExecutor(instance_id, self.registry.workflows[name], self._wrap_context)
@@ -366,12 +421,13 @@ class Engine:
         while True:
             free = limit - len(self._running_tasks)
             claimed: list[ClaimedTask] = []
-            if free > 0 and self.registry.activities:
+            names = self._claimable(self.registry.activities)
+            if free > 0 and names != []:
                 try:
                     claimed = await self._store_call(
                         self.store.claim_tasks,
                         owner=self.node_id,
-                        activity_names=list(self.registry.activities),
+                        activity_names=names,
                         now=self.clock.now(),
                         lease=self.settings.activity_lease,
                         limit=free,
@@ -389,7 +445,17 @@ class Engine:
 
     async def _run_task(self, task: ClaimedTask) -> None:
         try:
-            result = await self._invoke_activity(task)
+            try:
+                if task.name in self.registry.activities:
+                    result = await self._invoke_activity(task)
+                else:
+                    assert self.remote is not None, "claimed an activity nobody here can run"
+                    result = self._checked_remote_result(task, await self.remote.run_activity(task))
+            except WorkerLostError as exc:
+                log.info("activity %r goes back to the queue: %s", task.name, exc)
+                with contextlib.suppress(Exception):
+                    await self._store_call(self.store.release_tasks, [task.key], owner=self.node_id)
+                return
             try:
                 applied = await self._store_call(
                     self.store.complete_task, task, result, now=self.clock.now()
@@ -406,6 +472,31 @@ class Engine:
             if self._task_wakeup is not None:
                 self._task_wakeup.set()
 
+    def _checked_remote_result(self, task: ClaimedTask, result: TaskResult) -> TaskResult:
+        """A remote activity's result with its task execution id, or a failure if it is
+        over the payload limit."""
+        result = dataclasses.replace(result, task_execution_id=task.task_execution_id)
+        if isinstance(result, TaskCompleted):
+            try:
+                self._check_activity_result(task, result.result)
+            except SerializationError as exc:
+                return TaskFailed(
+                    timestamp=self.clock.now(),
+                    task_scheduled_id=task.task_id,
+                    task_execution_id=task.task_execution_id,
+                    failure=failure_from_exception(exc),
+                )
+        return result
+
+    def _check_activity_result(self, task: ClaimedTask, encoded: str | None) -> None:
+        size = len(encoded.encode()) if encoded else 0
+        limit = self.settings.max_payload_bytes
+        if size > limit:
+            raise SerializationError(
+                f"activity {task.name!r} returned {size} bytes, over the {limit}-byte "
+                "payload limit; return a reference (a key or URL) instead"
+            )
+
     async def _invoke_activity(self, task: ClaimedTask) -> TaskResult:
         fn = self.registry.activities[task.name]
         ctx = WorkflowActivityContext(task.instance_id, task.task_id, task.attempt)
@@ -419,23 +510,21 @@ class Engine:
                     self._activity_pool, call_with_input, fn, ctx, value
                 )
             encoded = serde.dumps(outcome)
-            size = len(encoded.encode()) if encoded else 0
-            if size > self.settings.max_payload_bytes:
-                raise SerializationError(
-                    f"activity {task.name!r} returned {size} bytes, over the "
-                    f"{self.settings.max_payload_bytes}-byte payload limit; return a "
-                    "reference (a key or URL) instead"
-                )
+            self._check_activity_result(task, encoded)
         except asyncio.CancelledError:
             raise
         except Exception as exc:
             return TaskFailed(
                 timestamp=self.clock.now(),
                 task_scheduled_id=task.task_id,
+                task_execution_id=task.task_execution_id,
                 failure=failure_from_exception(exc),
             )
         return TaskCompleted(
-            timestamp=self.clock.now(), task_scheduled_id=task.task_id, result=encoded
+            timestamp=self.clock.now(),
+            task_scheduled_id=task.task_id,
+            task_execution_id=task.task_execution_id,
+            result=encoded,
         )
 
     async def _lease_keeper(self) -> None:

@@ -12,6 +12,7 @@ from wayline.api.grpc.auth import ApiTokenInterceptor
 from wayline.api.grpc.dapr_runtime import DaprRuntimeWorkflowService
 from wayline.api.grpc.taskhub import TaskHubService
 from wayline.client import WorkflowClient
+from wayline.engine.remote import WorkerHub
 
 __all__ = ["DEFAULT_GRPC_PORT", "GrpcServer"]
 
@@ -31,7 +32,9 @@ class GrpcServer:
     """A ``grpc.aio`` server with both services over one ``WorkflowClient``.
 
     Args:
-        client: the management client every RPC translates to.
+        client: the management client every management RPC translates to.
+        hub: where the worker RPCs (``GetWorkItems``, ``Complete*Task``) take work
+            from and hand answers to; the engine running the store's work holds it.
         host, port: where to listen (port 0 picks a free one; see ``port`` after start).
         api_token: when set, every call must carry it as ``dapr-api-token`` metadata.
     """
@@ -39,6 +42,7 @@ class GrpcServer:
     def __init__(
         self,
         client: WorkflowClient,
+        hub: WorkerHub,
         *,
         host: str = "127.0.0.1",
         port: int = DEFAULT_GRPC_PORT,
@@ -46,7 +50,7 @@ class GrpcServer:
     ) -> None:
         self.host = host
         self.port = port
-        self._taskhub = TaskHubService(client)
+        self._taskhub = TaskHubService(client, hub)
         interceptors = [ApiTokenInterceptor(api_token)] if api_token else []
         self._server = grpc.aio.server(interceptors=interceptors, options=_OPTIONS)
         self._server.add_generic_rpc_handlers(

@@ -6,14 +6,29 @@ messages) and §5 (history events).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import UTC, datetime
 
 from google.protobuf import timestamp_pb2, wrappers_pb2
+from google.protobuf.message import Message
 
 from wayline._proto.dt import history_events_pb2 as hpb
 from wayline._proto.dt import orchestration_pb2 as opb
+from wayline._proto.dt import orchestrator_actions_pb2 as apb
+from wayline._proto.dt import orchestrator_service_pb2 as opb_service
 from wayline.client import WorkflowState
 from wayline.core import events as ev
+from wayline.core.actions import (
+    Action,
+    CompleteWorkflow,
+    CreateChildWorkflow,
+    CreateTimer,
+    ScheduleTask,
+    SendEvent,
+)
+from wayline.core.executor import TurnResult
+from wayline.engine.remote import TurnWork, WorkItem
+from wayline.engine.turns import NEVER
 
 STATUS_TO_PROTO: dict[ev.WorkflowStatus, opb.OrchestrationStatus] = {
     ev.WorkflowStatus.RUNNING: opb.ORCHESTRATION_STATUS_RUNNING,
@@ -34,6 +49,8 @@ _STALLED_REASONS = {
 }
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+#: durabletask's "never fires" timer of an indefinite wait_for_external_event.
+SENTINEL_FIRE_AT = timestamp_pb2.Timestamp(seconds=253402300799, nanos=999999999)
 
 
 def timestamp(moment: datetime) -> timestamp_pb2.Timestamp:
@@ -186,7 +203,12 @@ def history_event(event: ev.HistoryEvent) -> hpb.HistoryEvent:
 
 
 def _timer_created(msg: hpb.TimerCreatedEvent, event: ev.TimerCreated) -> None:
-    msg.fireAt.CopyFrom(timestamp(event.fire_at))
+    if event.fire_at >= NEVER:
+        # The sentinel of an indefinite wait, to the nanosecond (stored to the
+        # microsecond): the worker recognises it only by this exact value.
+        msg.fireAt.CopyFrom(SENTINEL_FIRE_AT)
+    else:
+        msg.fireAt.CopyFrom(timestamp(event.fire_at))
     if event.origin == ev.TimerOrigin.CREATE_TIMER:
         msg.createTimer.SetInParent()
     elif event.origin == ev.TimerOrigin.EXTERNAL_EVENT:
@@ -195,3 +217,166 @@ def _timer_created(msg: hpb.TimerCreatedEvent, event: ev.TimerCreated) -> None:
         msg.activityRetry.taskExecutionId = event.origin_name or ""
     else:
         msg.childWorkflowRetry.instanceId = event.origin_name or ""
+
+
+# ----- remote workers (durabletask-protocol.md §4-§6) ----------------------------------------
+
+# Kinds the Python worker fails the workflow on ("Don't know how to handle event"):
+# never sent to a worker, though kept in the stored history.
+_NEVER_SENT_TO_WORKERS = (ev.ExecutionCompleted, ev.EventSent, ev.ExecutionStalled)
+
+
+def _worker_events(events: Sequence[ev.HistoryEvent]) -> list[hpb.HistoryEvent]:
+    return [history_event(e) for e in events if not isinstance(e, _NEVER_SENT_TO_WORKERS)]
+
+
+def work_item(item: WorkItem) -> opb_service.WorkItem:
+    """A turn or an activity as the ``WorkItem`` a worker's stream receives."""
+    if isinstance(item, TurnWork):
+        request = opb_service.WorkflowRequest(
+            instanceId=item.instance_id,
+            pastEvents=_worker_events(item.past_events),
+            newEvents=_worker_events(item.new_events),
+        )
+        request.executionId.value = item.execution_id
+        return opb_service.WorkItem(workflowRequest=request, completionToken=item.completion_token)
+    activity = opb_service.ActivityRequest(
+        name=item.name,
+        taskId=item.task_id,
+        taskExecutionId=item.task_execution_id,
+    )
+    _set(activity.input, item.input)
+    activity.workflowInstance.instanceId = item.instance_id
+    activity.workflowInstance.executionId.value = item.execution_id
+    return opb_service.WorkItem(activityRequest=activity, completionToken=item.completion_token)
+
+
+def _payload_text(holder: Message, field: str) -> str | None:
+    return getattr(holder, field).value if holder.HasField(field) else None
+
+
+def _failure(details: opb.TaskFailureDetails, fallback: str) -> ev.FailureDetails:
+    return ev.FailureDetails(
+        message=details.errorMessage or fallback,
+        error_type=details.errorType or "Error",
+        stack_trace=_payload_text(details, "stackTrace"),
+        non_retriable=details.isNonRetriable,
+    )
+
+
+def activity_result(
+    response: opb_service.ActivityResponse, now: datetime
+) -> ev.TaskCompleted | ev.TaskFailed:
+    """A worker's ``ActivityResponse`` as the result event for the workflow's inbox."""
+    if response.HasField("failureDetails"):
+        return ev.TaskFailed(
+            timestamp=now,
+            task_scheduled_id=response.taskId,
+            failure=_failure(response.failureDetails, "the activity failed"),
+        )
+    return ev.TaskCompleted(
+        timestamp=now, task_scheduled_id=response.taskId, result=_payload_text(response, "result")
+    )
+
+
+def turn_result(response: opb_service.WorkflowResponse) -> TurnResult:
+    """A worker's ``WorkflowResponse`` as a ``TurnResult`` (actions after a completion
+    are ignored, as durabletask-go does)."""
+    actions: list[Action] = []
+    for action in response.actions:
+        converted = _action(action)
+        actions.append(converted)
+        if isinstance(converted, CompleteWorkflow):
+            break
+    return TurnResult(actions=tuple(actions), custom_status=_payload_text(response, "customStatus"))
+
+
+_TIMER_ORIGINS = {
+    "createTimer": ev.TimerOrigin.CREATE_TIMER,
+    "externalEvent": ev.TimerOrigin.EXTERNAL_EVENT,
+    "activityRetry": ev.TimerOrigin.ACTIVITY_RETRY,
+    "childWorkflowRetry": ev.TimerOrigin.CHILD_WORKFLOW_RETRY,
+}
+
+
+def _action(action: apb.WorkflowAction) -> Action:
+    kind = action.WhichOneof("workflowActionType")
+    if kind == "scheduleTask":
+        task = action.scheduleTask
+        return ScheduleTask(
+            id=action.id,
+            name=task.name,
+            input=_payload_text(task, "input"),
+            task_execution_id=task.taskExecutionId,
+        )
+    if kind == "createTimer":
+        timer = action.createTimer
+        origin_kind = timer.WhichOneof("origin")
+        origin = _TIMER_ORIGINS.get(origin_kind or "", ev.TimerOrigin.CREATE_TIMER)
+        origin_name = {
+            "externalEvent": timer.externalEvent.name,
+            "activityRetry": timer.activityRetry.taskExecutionId,
+            "childWorkflowRetry": timer.childWorkflowRetry.instanceId,
+        }.get(origin_kind or "")
+        return CreateTimer(
+            id=action.id,
+            fire_at=from_timestamp(timer.fireAt),
+            origin=origin,
+            origin_name=origin_name,
+        )
+    if kind == "createChildWorkflow":
+        child = action.createChildWorkflow
+        return CreateChildWorkflow(
+            id=action.id,
+            instance_id=child.instanceId,
+            name=child.name,
+            input=_payload_text(child, "input"),
+        )
+    if kind == "sendEvent":
+        send = action.sendEvent
+        return SendEvent(
+            id=action.id,
+            instance_id=send.instance.instanceId,
+            name=send.name,
+            input=_payload_text(send, "data"),
+        )
+    if kind == "completeWorkflow":
+        return _completion(action.id, action.completeWorkflow)
+    # terminateWorkflow, workflowVersionNotAvailable, createDetachedWorkflow: not
+    # emitted by the Python SDK; fail the workflow with a reason rather than guess.
+    return CompleteWorkflow(
+        id=action.id,
+        status=ev.WorkflowStatus.FAILED,
+        failure=ev.FailureDetails(
+            message=f"the worker sent a {kind or 'empty'} action, which Wayline does not support",
+            error_type="UnsupportedActionError",
+            non_retriable=True,
+        ),
+    )
+
+
+def _completion(action_id: int, done: apb.CompleteWorkflowAction) -> CompleteWorkflow:
+    status = STATUS_FROM_PROTO.get(int(done.workflowStatus), ev.WorkflowStatus.FAILED)
+    failure = None
+    if done.HasField("failureDetails"):
+        failure = _failure(done.failureDetails, "the workflow failed")
+    elif status == ev.WorkflowStatus.FAILED:
+        failure = ev.FailureDetails(
+            message=_payload_text(done, "details") or "the workflow failed", error_type="Error"
+        )
+    carryover = tuple(
+        ev.EventRaised(
+            timestamp=from_timestamp(e.timestamp),
+            name=e.eventRaised.name,
+            input=_payload_text(e.eventRaised, "input"),
+        )
+        for e in done.carryoverEvents
+        if e.WhichOneof("eventType") == "eventRaised"
+    )
+    return CompleteWorkflow(
+        id=action_id,
+        status=status,
+        result=_payload_text(done, "result"),
+        failure=failure,
+        carryover_events=carryover,
+    )

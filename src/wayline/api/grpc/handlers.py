@@ -63,18 +63,5 @@ def unimplemented_unary(
     )
 
 
-def unimplemented_stream(
-    request: type[Message], response: type[Message], message: str
-) -> grpc.RpcMethodHandler[Any, Any]:
-    async def handler(req: Any, context: grpc.aio.ServicerContext[Any, Any]) -> Any:
-        await context.abort(grpc.StatusCode.UNIMPLEMENTED, message)
-
-    return grpc.unary_stream_rpc_method_handler(
-        handler,
-        request_deserializer=request.FromString,
-        response_serializer=response.SerializeToString,
-    )
-
-
 def raise_rpc(code: grpc.StatusCode, message: str) -> RpcError:
     return RpcError(code, message)

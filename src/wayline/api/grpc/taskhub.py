@@ -1,9 +1,9 @@
-"""The durabletask ``TaskHubSidecarService``: management RPCs over a ``WorkflowClient``.
+"""The durabletask ``TaskHubSidecarService``: management RPCs over a ``WorkflowClient``,
+worker RPCs over a ``WorkerHub`` (``workers.py``).
 
 Served at ``/TaskHubSidecarService/<Method>`` (the upstream proto has no package),
 registered by path string so Wayline's own protobuf package never clashes with the
-Dapr SDK's (``shared/spec/durabletask-protocol.md`` §3 and §10). The remote-worker
-RPCs (``GetWorkItems``, ``Complete*Task``) answer UNIMPLEMENTED for now.
+Dapr SDK's (``shared/spec/durabletask-protocol.md`` §3 and §10).
 """
 
 from __future__ import annotations
@@ -22,20 +22,17 @@ from google.protobuf import empty_pb2, wrappers_pb2
 from wayline._proto.dt import orchestrator_service_pb2 as pb
 from wayline.api.grpc import convert
 from wayline.api.grpc.errors import RpcError
-from wayline.api.grpc.handlers import unary, unimplemented_stream, unimplemented_unary
+from wayline.api.grpc.handlers import unary, unimplemented_unary
+from wayline.api.grpc.workers import WorkerService
 from wayline.client import WorkflowClient, WorkflowState
 from wayline.core.serde import RawPayload
+from wayline.engine.remote import WorkerHub
 from wayline.errors import InstanceNotFoundError, WaylineError
 
 SERVICE = "TaskHubSidecarService"
 DEFAULT_LIST_PAGE_SIZE = 1024
 # A long poll waits in slices this long, so a cancelled call frees its thread quickly.
 _WAIT_SLICE_SECONDS = 1.0
-_NO_WORKERS = (
-    "{method} is not implemented by this Wayline server yet: remote workers "
-    "(GetWorkItems streams) are not supported; register workflows and activities in "
-    "an app module and run it with `wayline serve --app MODULE`"
-)
 
 Ctx = grpc.aio.ServicerContext[Any, Any]
 
@@ -51,8 +48,9 @@ def _payload(holder: Any, field: str) -> RawPayload | None:
 class TaskHubService:
     """Handlers of ``TaskHubSidecarService``; every store call runs off the event loop."""
 
-    def __init__(self, client: WorkflowClient, *, max_waiters: int = 64) -> None:
+    def __init__(self, client: WorkflowClient, hub: WorkerHub, *, max_waiters: int = 64) -> None:
         self.client = client
+        self.workers = WorkerService(hub)
         self._waiters = concurrent.futures.ThreadPoolExecutor(
             max_workers=max_waiters, thread_name_prefix="wayline-grpc-wait"
         )
@@ -93,25 +91,20 @@ class TaskHubService:
                     pb.GetInstanceHistoryRequest,
                     pb.GetInstanceHistoryResponse,
                 ),
-                "GetWorkItems": unimplemented_stream(
-                    pb.GetWorkItemsRequest,
-                    pb.WorkItem,
-                    _NO_WORKERS.format(method="GetWorkItems"),
+                "GetWorkItems": grpc.unary_stream_rpc_method_handler(
+                    self.workers.get_work_items,
+                    request_deserializer=pb.GetWorkItemsRequest.FromString,
+                    response_serializer=pb.WorkItem.SerializeToString,
                 ),
-                "CompleteActivityTask": unimplemented_unary(
-                    pb.ActivityResponse,
-                    pb.CompleteTaskResponse,
-                    _NO_WORKERS.format(method="CompleteActivityTask"),
+                "CompleteActivityTask": u(
+                    self.workers.complete_activity, pb.ActivityResponse, pb.CompleteTaskResponse
                 ),
-                "CompleteOrchestratorTask": unimplemented_unary(
-                    pb.WorkflowResponse,
-                    pb.CompleteTaskResponse,
-                    _NO_WORKERS.format(method="CompleteOrchestratorTask"),
+                # The newer name of the same RPC; 1.18.3 workers call the old one.
+                "CompleteOrchestratorTask": u(
+                    self.workers.complete_turn, pb.WorkflowResponse, pb.CompleteTaskResponse
                 ),
-                "CompleteWorkflowTask": unimplemented_unary(
-                    pb.WorkflowResponse,
-                    pb.CompleteTaskResponse,
-                    _NO_WORKERS.format(method="CompleteWorkflowTask"),
+                "CompleteWorkflowTask": u(
+                    self.workers.complete_turn, pb.WorkflowResponse, pb.CompleteTaskResponse
                 ),
                 "RerunWorkflowFromEvent": unimplemented_unary(
                     pb.RerunWorkflowFromEventRequest,
