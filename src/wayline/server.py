@@ -167,6 +167,8 @@ async def serve(config: ServerConfig) -> None:
         await server.serve()
     finally:
         if grpc_server is not None:
+            assert hub is not None
+            hub.close()  # end the workers' streams so the grace period is not spent on them
             await grpc_server.stop(grace=5.0)
         engine.stop()
         await engine_task

@@ -336,3 +336,15 @@ def test_app_workflows_run_locally_beside_a_remote_worker(hub: Hub, worker: RawW
     failed = hub.wait_done("local-2").workflowState
     assert failed.workflowStatus == opb.ORCHESTRATION_STATUS_FAILED
     assert worker.nothing_for(0.5)  # neither their turns nor the activity came here
+
+
+def test_a_turn_too_big_for_a_worker_fails_the_instance(hub: Hub, worker: RawWorker) -> None:
+    big = '"' + "x" * (3 * 1024 * 1024) + '"'  # each payload is allowed; together too big
+    hub.start("raw_flow", "p7", big)
+    hub.complete_turn(worker.next())
+    hub.raise_event("p7", "go", big)
+    state = hub.wait_done("p7").workflowState
+    assert state.workflowStatus == opb.ORCHESTRATION_STATUS_FAILED
+    assert state.failureDetails.errorType == "PayloadSizeExceededError"
+    assert "continue as new" in state.failureDetails.errorMessage
+    assert worker.nothing_for(0.5)  # never sent, never re-sent

@@ -77,11 +77,12 @@ class WorkerStream:
     """One connected worker: the work items sent to it, in order."""
 
     id: int
-    _items: asyncio.Queue[WorkItem] = field(default_factory=asyncio.Queue)
+    _items: asyncio.Queue[WorkItem | None] = field(default_factory=asyncio.Queue)
     assigned: int = 0
 
-    async def next_item(self) -> WorkItem:
-        """The next work item for this worker (waits until there is one)."""
+    async def next_item(self) -> WorkItem | None:
+        """The next work item for this worker (waits until there is one); None once
+        the hub closes, so the transport can end the stream cleanly."""
         return await self._items.get()
 
 
@@ -94,6 +95,7 @@ class WorkerHub:
         self._turns: dict[str, _Assignment] = {}
         self._activities: dict[tuple[str, int], _Assignment] = {}
         self._listeners: list[Callable[[], None]] = []
+        self._closed = False
 
     # ----- the transport's side -----------------------------------------------------------
 
@@ -104,6 +106,9 @@ class WorkerHub:
     def connect(self) -> WorkerStream:
         """Register a new worker stream; the engine is woken to claim remote work."""
         stream = WorkerStream(next(self._ids))
+        if self._closed:  # shutting down: the stream ends at once
+            stream._items.put_nowait(None)
+            return stream
         self._streams.append(stream)
         log.info("remote worker stream %d connected (%d open)", stream.id, len(self._streams))
         self._notify()
@@ -126,6 +131,12 @@ class WorkerHub:
             lost,
             len(self._streams),
         )
+
+    def close(self) -> None:
+        """End every stream (shutdown): each gets None, then disconnects."""
+        self._closed = True
+        for stream in self._streams:
+            stream._items.put_nowait(None)
 
     def complete_turn(self, instance_id: str, token: str, result: TurnResult) -> bool:
         """A worker's answer to a turn; False if no such turn is waiting (stale)."""

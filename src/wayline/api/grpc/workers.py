@@ -18,11 +18,16 @@ import grpc
 
 from wayline._proto.dt import orchestrator_service_pb2 as pb
 from wayline.api.grpc import convert
-from wayline.engine.remote import WorkerHub
+from wayline.core.actions import CompleteWorkflow
+from wayline.core.events import FailureDetails, TaskFailed, WorkflowStatus
+from wayline.core.executor import TurnResult
+from wayline.engine.remote import TurnWork, WorkerHub, WorkItem
 
 log = logging.getLogger("wayline.api.grpc.workers")
 
 Ctx = grpc.aio.ServicerContext[Any, Any]
+#: grpc-python's default receive limit, which the Dapr SDK workers keep (spec §7.8).
+MAX_WORK_ITEM_BYTES = 4 * 1024 * 1024
 
 
 class WorkerService:
@@ -38,13 +43,43 @@ class WorkerService:
         # is self-contained (full history) and no health pings are sent (§4, §8).
         stream = self.hub.connect()
         try:
-            while True:
-                item = await stream.next_item()
-                yield convert.work_item(item)
+            while (item := await stream.next_item()) is not None:
+                message = convert.work_item(item)
+                size = message.ByteSize()
+                if size > MAX_WORK_ITEM_BYTES:
+                    self._refuse_oversized(item, size)
+                    continue
+                yield message
         finally:
             # Ended by the worker, a broken connection or shutdown: what it had not
             # answered goes back to the queue for the next worker.
             self.hub.disconnect(stream)
+
+    def _refuse_oversized(self, item: WorkItem, size: int) -> None:
+        """Fail what no worker could receive, instead of re-sending it forever."""
+        failure = FailureDetails(
+            message=f"the work item is {size} bytes, over the {MAX_WORK_ITEM_BYTES}-byte "
+            "limit of a Dapr SDK worker's receive buffer; keep inputs, outputs and "
+            "event payloads small (pass references) or continue as new to shorten history",
+            error_type="PayloadSizeExceededError",
+            non_retriable=True,
+        )
+        log.warning("%s (instance %r)", failure.message, item.instance_id)
+        if isinstance(item, TurnWork):
+            # -1: the failure happened before any workflow code ran (as a worker does).
+            failed = CompleteWorkflow(id=-1, status=WorkflowStatus.FAILED, failure=failure)
+            self.hub.complete_turn(
+                item.instance_id, item.completion_token, TurnResult((failed,), None)
+            )
+        else:
+            self.hub.complete_activity(
+                item.instance_id,
+                item.task_id,
+                item.completion_token,
+                TaskFailed(
+                    timestamp=datetime.now(UTC), task_scheduled_id=item.task_id, failure=failure
+                ),
+            )
 
     async def complete_turn(
         self, request: pb.WorkflowResponse, context: Ctx
