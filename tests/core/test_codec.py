@@ -45,6 +45,7 @@ FAILURE = FailureDetails(
 # Every field set to something other than its default, so nothing round-trips by luck.
 EVERY_KIND: list[HistoryEvent] = [
     WorkflowStarted(event_id=-1, timestamp=NOW),
+    WorkflowStarted(timestamp=NOW, version_name="v2", patches=("fix-1", "fix-2")),
     ExecutionStarted(
         timestamp=NOW,
         name="order",

@@ -111,12 +111,15 @@ class Hub:
         *actions: apb.WorkflowAction,
         custom_status: str | None = None,
         token: str | None = None,
+        version: opb.WorkflowVersion | None = None,
     ) -> None:
         response = pb.WorkflowResponse(
             instanceId=item.workflowRequest.instanceId,
             actions=list(actions),
             completionToken=item.completionToken if token is None else token,
         )
+        if version is not None:
+            response.version.CopyFrom(version)
         if custom_status is not None:
             response.customStatus.value = custom_status
         self.call("CompleteOrchestratorTask", response, pb.CompleteTaskResponse)
@@ -348,3 +351,18 @@ def test_a_turn_too_big_for_a_worker_fails_the_instance(hub: Hub, worker: RawWor
     assert state.failureDetails.errorType == "PayloadSizeExceededError"
     assert "continue as new" in state.failureDetails.errorMessage
     assert worker.nothing_for(0.5)  # never sent, never re-sent
+
+
+def test_the_workers_version_and_patches_are_replayed_to_it(hub: Hub, worker: RawWorker) -> None:
+    hub.start("raw_flow", "p8")
+    first = worker.next()
+    version = opb.WorkflowVersion(name="v2", patches=["fix-1"])
+    hub.complete_turn(first, version=version)  # is_patched("fix-1") was True
+    hub.raise_event("p8", "go", "1")
+    second = worker.next().workflowRequest
+    replayed = second.pastEvents[0].workflowStarted
+    assert replayed.HasField("version")
+    assert (replayed.version.name, list(replayed.version.patches)) == ("v2", ["fix-1"])
+    assert not second.newEvents[0].workflowStarted.HasField("version")  # a new turn
+    hub.complete_turn(pb.WorkItem(workflowRequest=second), done(1, "1"))
+    assert hub.wait_done("p8").workflowState.output.value == "1"

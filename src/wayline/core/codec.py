@@ -57,6 +57,9 @@ def _decode(hint: Any, value: Any) -> Any:
         return hint(value)
     if isinstance(hint, type) and dataclasses.is_dataclass(hint):
         return _from_fields(hint, value)
+    if typing.get_origin(hint) is tuple:  # tuple[X, ...]: JSON has a list
+        item = typing.get_args(hint)[0]
+        return tuple(_decode(item, v) for v in value)
     return value
 
 

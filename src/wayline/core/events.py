@@ -72,7 +72,15 @@ class HistoryEvent:
 
 @dataclass(frozen=True, kw_only=True)
 class WorkflowStarted(HistoryEvent):
-    """First event of every turn; its timestamp is the workflow's clock."""
+    """First event of every turn; its timestamp is the workflow's clock.
+
+    A remote worker may report the workflow version it ran and the patches the
+    code has seen (``is_patched``); they are recorded on this event, as durabletask
+    does, so a replay answers ``is_patched`` the same way.
+    """
+
+    version_name: str | None = None
+    patches: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, kw_only=True)

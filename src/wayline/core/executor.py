@@ -61,6 +61,9 @@ class TurnResult:
 
     actions: tuple[Action, ...]
     custom_status: str | None
+    # Reported by remote workers only: recorded on the turn's WorkflowStarted.
+    version_name: str | None = None
+    patches: tuple[str, ...] = ()
 
     @property
     def completion(self) -> CompleteWorkflow | None:

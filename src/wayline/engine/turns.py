@@ -7,6 +7,7 @@ remote worker's response is just another ``TurnResult``.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -200,6 +201,12 @@ def plan_commit(
     """Translate the workflow's actions into the rows of one atomic commit."""
     instance = claimed.instance
     history: list[HistoryEvent] = list(turn.new_events)
+    if result.version_name or result.patches:
+        started = history[0]
+        assert isinstance(started, WorkflowStarted)
+        history[0] = dataclasses.replace(
+            started, version_name=result.version_name, patches=result.patches
+        )
     tasks: list[NewTask] = []
     timers: list[TimerFired] = []
     children: list[NewInstance] = []

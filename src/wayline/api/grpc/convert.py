@@ -126,6 +126,12 @@ def history_event(event: ev.HistoryEvent) -> hpb.HistoryEvent:
     match event:
         case ev.WorkflowStarted():
             msg.workflowStarted.SetInParent()
+            if event.version_name or event.patches:
+                version = msg.workflowStarted.version
+                version.SetInParent()
+                if event.version_name:
+                    version.name = event.version_name
+                version.patches.extend(event.patches)
         case ev.ExecutionStarted():
             started = msg.executionStarted
             started.name = event.name
@@ -288,7 +294,13 @@ def turn_result(response: opb_service.WorkflowResponse) -> TurnResult:
         actions.append(converted)
         if isinstance(converted, CompleteWorkflow):
             break
-    return TurnResult(actions=tuple(actions), custom_status=_payload_text(response, "customStatus"))
+    version = response.version if response.HasField("version") else None
+    return TurnResult(
+        actions=tuple(actions),
+        custom_status=_payload_text(response, "customStatus"),
+        version_name=(version.name or None) if version is not None else None,
+        patches=tuple(version.patches) if version is not None else (),
+    )
 
 
 _TIMER_ORIGINS = {
