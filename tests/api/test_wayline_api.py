@@ -286,6 +286,7 @@ def test_health_and_readiness(http: httpx.Client) -> None:
 
 def test_openapi_document_is_valid_openapi_3_1(http: httpx.Client) -> None:
     import openapi_spec_validator as validator  # a dev dependency
+
     response = http.get("/wayline/v1/openapi.json")
     assert response.status_code == 200
     document = response.json()
