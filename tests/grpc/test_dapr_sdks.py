@@ -9,42 +9,10 @@ sees must agree with Wayline's own HTTP API.
 from __future__ import annotations
 
 import json
-from datetime import datetime
 from pathlib import Path
-from typing import Any
 
 from grpc_support import Server
-
-
-def _http_state(server: Server, instance_id: str) -> dict[str, Any]:
-    response = server.instance(instance_id)
-    assert response.status_code == 200, response.text
-    body: dict[str, Any] = response.json()
-    return body
-
-
-def _same_moment(sdk_iso: str, http_rfc3339: str) -> bool:
-    sdk = datetime.fromisoformat(sdk_iso)
-    http = datetime.fromisoformat(http_rfc3339.replace("Z", "+00:00"))
-    if sdk.tzinfo is None:  # durabletask's ToDatetime() is naive UTC
-        http = http.replace(tzinfo=None)
-    return abs((sdk - http).total_seconds()) < 0.001
-
-
-def _agrees(server: Server, seen: dict[str, Any]) -> None:
-    http = _http_state(server, seen["instance_id"])
-    assert http["runtimeStatus"] == seen["runtime_status"]
-    assert http["workflowName"] == seen["name"]
-    assert http.get("input") == seen["serialized_input"]
-    assert http.get("output") == seen["serialized_output"]
-    assert http.get("customStatus") == seen["serialized_custom_status"]
-    assert _same_moment(seen["created_at"], http["createdAt"])
-    assert _same_moment(seen["last_updated_at"], http["lastUpdatedAt"])
-    if seen["failure"] is None:
-        assert "failure" not in http
-    else:
-        assert http["failure"]["errorType"] == seen["failure"]["error_type"]
-        assert http["failure"]["message"] == seen["failure"]["message"]
+from views import agrees, dapr_state, same_moment, wayline_state
 
 
 def test_dapr_workflow_client_1_18_3(server: Server, dapr_ext_python: Path) -> None:
@@ -88,7 +56,7 @@ def test_dapr_workflow_client_1_18_3(server: Server, dapr_ext_python: Path) -> N
     assert server.instance("ext-greet").status_code == 404
 
     for key in ("terminated", "parent_terminated", "child_terminated", "failed"):
-        _agrees(server, seen[key])
+        agrees(server, seen[key])
 
 
 def test_dapr_client_1_17_workflow_methods(server: Server, dapr_117_python: Path) -> None:
@@ -111,24 +79,11 @@ def test_dapr_client_1_17_workflow_methods(server: Server, dapr_117_python: Path
     assert seen["terminated"]["runtime_status"] == "Terminated"
     assert seen["after_purge"] == "no such instance exists"
 
-    http = _http_state(server, "legacy-wait")
+    http = wayline_state(server, "legacy-wait")
     assert http["runtimeStatus"] == "TERMINATED"
     assert http["workflowName"] == seen["terminated"]["workflow_name"] == "wait_wf"
-    assert _same_moment(seen["terminated"]["created_at"], http["createdAt"])
+    assert same_moment(seen["terminated"]["created_at"], http["createdAt"])
     # The Dapr HTTP API shows the same document as the gRPC GetWorkflowBeta1.
-    dapr_http = server_get_dapr(server, "legacy-wait")
+    dapr_http = dapr_state(server, "legacy-wait")
     assert dapr_http["runtimeStatus"] == "TERMINATED"
     assert dapr_http.get("properties", {}) == seen["terminated"]["properties"]
-
-
-def server_get_dapr(server: Server, instance_id: str) -> dict[str, Any]:
-    import httpx
-
-    response = httpx.get(
-        f"{server.http_url}/v1.0/workflows/dapr/{instance_id}",
-        headers=server.http_headers(),
-        timeout=10,
-    )
-    assert response.status_code == 200, response.text
-    body: dict[str, Any] = response.json()
-    return body

@@ -17,10 +17,10 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 from grpc_support import Server
 from js_support import JS_DIR, node_project
+from views import history
 
 SCRIPT = JS_DIR / "worker_and_client.js"
 OUTPUT = '{"greeting":"Hello, ada!","approval":{"ok":true}}'  # JS JSON.stringify
@@ -56,17 +56,6 @@ def run_js(server: Server, project: Path, instance_id: str) -> dict[str, Any]:
     assert len(lines) == 1, f"expected one JSON line on stdout, got:\n{result.stdout}"
     seen: dict[str, Any] = json.loads(lines[0])
     return seen
-
-
-def history(server: Server, instance_id: str) -> list[dict[str, Any]]:
-    response = httpx.get(
-        f"{server.http_url}/wayline/v1/instances/{instance_id}/history",
-        headers=server.http_headers(),
-        timeout=10,
-    )
-    assert response.status_code == 200, response.text
-    events: list[dict[str, Any]] = response.json()["events"]
-    return events
 
 
 def test_durabletask_js_worker_and_client(server: Server, durabletask_js: Path) -> None:

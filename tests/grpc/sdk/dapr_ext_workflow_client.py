@@ -12,29 +12,11 @@ import time
 
 import grpc
 from dapr.ext.workflow import DaprWorkflowClient, WorkflowStatus
+from sdk_states import state_json
 
 prefix = sys.argv[1]
 client = DaprWorkflowClient()
 seen: dict[str, object] = {}
-
-
-def state_json(state):  # type: ignore[no-untyped-def]
-    if state is None:
-        return None
-    failure = state.failure_details
-    return {
-        "instance_id": state.instance_id,
-        "name": state.name,
-        "runtime_status": state.runtime_status.name,
-        "created_at": state.created_at.isoformat(),
-        "last_updated_at": state.last_updated_at.isoformat(),
-        "serialized_input": state.serialized_input,
-        "serialized_output": state.serialized_output,
-        "serialized_custom_status": state.serialized_custom_status,
-        "failure": None
-        if failure is None
-        else {"error_type": failure.error_type, "message": failure.message},
-    }
 
 
 def wait_for(condition, what, timeout=30.0):  # type: ignore[no-untyped-def]
