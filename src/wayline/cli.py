@@ -9,11 +9,12 @@ one-line error when something fails.
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import os
 import sys
-from collections.abc import Callable, Sequence
-from typing import Any
+from collections.abc import Callable, Iterator, Sequence
+from typing import Any, TypeVar
 
 import httpx
 
@@ -34,14 +35,12 @@ class CliError(Exception):
     """A failure to report on one line with a non-zero exit code."""
 
 
-def _env_int(name: str, default: int) -> int:
-    value = os.environ.get(name)
-    return int(value) if value else default
+N = TypeVar("N", int, float)
 
 
-def _env_float(name: str, default: float) -> float:
+def _env_number(name: str, default: N, kind: Callable[[str], N]) -> N:
     value = os.environ.get(name)
-    return float(value) if value else default
+    return kind(value) if value else default
 
 
 def _positive_seconds(text: str) -> float:
@@ -84,13 +83,13 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument(
         "--port",
         type=int,
-        default=_env_int("WAYLINE_PORT", 3500),
+        default=_env_number("WAYLINE_PORT", 3500, int),
         help="HTTP port (env WAYLINE_PORT; default 3500, Dapr's)",
     )
     serve.add_argument(
         "--grpc-port",
         type=int,
-        default=_env_int("WAYLINE_GRPC_PORT", 50001),
+        default=_env_number("WAYLINE_GRPC_PORT", 50001, int),
         help="gRPC port for the Dapr SDKs, on the --host address (env WAYLINE_GRPC_PORT; "
         "default 50001, Dapr's; 0 turns gRPC off)",
     )
@@ -102,7 +101,7 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument(
         "--max-body-bytes",
         type=int,
-        default=_env_int("WAYLINE_MAX_BODY_BYTES", 4 * 1024 * 1024),
+        default=_env_number("WAYLINE_MAX_BODY_BYTES", 4 * 1024 * 1024, int),
         help="largest request body (env WAYLINE_MAX_BODY_BYTES; default 4 MiB)",
     )
     serve.add_argument("--log-level", default=os.environ.get("WAYLINE_LOG_LEVEL", "info"))
@@ -115,7 +114,7 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument(
         "--turn-lease",
         type=_positive_seconds,
-        default=_env_float("WAYLINE_TURN_LEASE", 30.0),
+        default=_env_number("WAYLINE_TURN_LEASE", 30.0, float),
         metavar="SECONDS",
         help="how long a dead node's workflow turns wait before another node takes them "
         "(env WAYLINE_TURN_LEASE; default 30)",
@@ -123,7 +122,7 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument(
         "--activity-lease",
         type=_positive_seconds,
-        default=_env_float("WAYLINE_ACTIVITY_LEASE", 60.0),
+        default=_env_number("WAYLINE_ACTIVITY_LEASE", 60.0, float),
         metavar="SECONDS",
         help="how long a dead node's activities wait before another node takes them "
         "(env WAYLINE_ACTIVITY_LEASE; default 60)",
@@ -131,7 +130,7 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument(
         "--poll-interval",
         type=_positive_seconds,
-        default=_env_float("WAYLINE_POLL_INTERVAL", 0.25),
+        default=_env_number("WAYLINE_POLL_INTERVAL", 0.25, float),
         metavar="SECONDS",
         help="longest sleep between checks of the store (env WAYLINE_POLL_INTERVAL; default 0.25)",
     )
@@ -275,6 +274,18 @@ def _render_instance(body: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
+def _instances(api: Api, params: dict[str, Any], *, page_size: int) -> Iterator[dict[str, Any]]:
+    """Every instance matching ``params``, fetched page by page as the caller reads on."""
+    page_params: dict[str, Any] = {**params, "pageSize": page_size}
+    while True:
+        page = api.call("GET", "/wayline/v1/instances", params=page_params)
+        yield from page["instances"]
+        token = page.get("continuationToken")
+        if not token:
+            return
+        page_params["continuationToken"] = token
+
+
 def _one_or_bulk(api: Api, args: argparse.Namespace, verb: str) -> None:
     params = _filter_params(args)
     if args.instance_id:
@@ -295,14 +306,7 @@ def _one_or_bulk(api: Api, args: argparse.Namespace, verb: str) -> None:
     if not params:
         raise CliError(f"give an instance id, or filters (--status, --name, ...) to {verb} many")
     # One call per instance rather than the server's bulk route, so progress can be shown.
-    ids: list[str] = []
-    page_params: dict[str, Any] = {**params, "pageSize": 500}
-    while True:
-        page = api.call("GET", "/wayline/v1/instances", params=page_params)
-        ids += [item["instanceID"] for item in page["instances"]]
-        if not page.get("continuationToken"):
-            break
-        page_params["continuationToken"] = page["continuationToken"]
+    ids = [item["instanceID"] for item in _instances(api, params, page_size=500)]
     show_progress = args.output != "json" and sys.stderr.isatty()
     result: dict[str, Any] = {"operation": verb, "affected": 0, "failed": []}
     for done, instance_id in enumerate(ids, 1):
@@ -356,18 +360,8 @@ def run(args: argparse.Namespace) -> int:
             event["detail"] = next((event[k] for k in ("input", "result") if event.get(k)), "")
         _emit(args, result, lambda d: _table(d["events"], columns))
     elif command == "list":
-        params = _filter_params(args)
-        params["pageSize"] = min(max(args.limit, 1), 1000)
-        instances: list[dict[str, Any]] = []
-        while True:
-            page = api.call("GET", "/wayline/v1/instances", params=params)
-            instances.extend(page["instances"])
-            token = page.get("continuationToken")
-            if not token or (not args.all and len(instances) >= args.limit):
-                break
-            params["continuationToken"] = token
-        if not args.all:
-            instances = instances[: args.limit]
+        matches = _instances(api, _filter_params(args), page_size=min(max(args.limit, 1), 1000))
+        instances = list(matches if args.all else itertools.islice(matches, args.limit))
         _emit(args, {"instances": instances}, lambda d: _table(d["instances"], _INSTANCE_COLUMNS))
     elif command == "raise-event":
         body = _json_text(args.data, "--data")

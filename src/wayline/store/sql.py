@@ -17,6 +17,7 @@ from typing import Any, Protocol
 
 from wayline.core import codec
 from wayline.core.events import (
+    TERMINAL_STATUSES,
     ChildWorkflowFailed,
     ExecutionStarted,
     FailureDetails,
@@ -43,9 +44,7 @@ from wayline.store.types import (
     TurnCommit,
 )
 
-_TERMINAL = tuple(
-    s.value for s in (WorkflowStatus.COMPLETED, WorkflowStatus.FAILED, WorkflowStatus.TERMINATED)
-)
+_TERMINAL = tuple(sorted(s.value for s in TERMINAL_STATUSES))
 _INSTANCE_COLUMNS = (
     "instance_id, name, status, execution_id, created_at, last_updated_at, input, output, "
     "custom_status, failure, parent_instance_id, parent_task_id, parent_execution_id, "
@@ -290,15 +289,14 @@ class SqlStore:
                 " WHERE m.visible_at <= ? AND CASE j.status"
                 "  WHEN 'SUSPENDED' THEN m.kind IN ('ExecutionResumed', 'ExecutionTerminated')"
                 "  WHEN 'PENDING' THEN m.kind IN ('ExecutionStarted', 'ExecutionTerminated')"
+                "  ELSE 1 = 1 END"
                 # A finished instance is never runnable: where writers are not serialized
                 # (PostgreSQL) an event can land just after the final commit; it waits
                 # there, harmless, until a purge or a new run of the id removes it.
-                "  WHEN 'COMPLETED' THEN 1 = 0 WHEN 'FAILED' THEN 1 = 0"
-                "  WHEN 'TERMINATED' THEN 1 = 0"
-                "  ELSE 1 = 1 END)"
+                f"  AND j.status NOT IN ({_placeholders(len(_TERMINAL))}))"
                 " AND (i.lease_expires_at IS NULL OR i.lease_expires_at < ?)"
                 f"{name_filter} ORDER BY i.last_updated_at LIMIT ?{self.claim_lock_clause}",
-                (now_us, now_us, *name_params, limit),
+                (now_us, *_TERMINAL, now_us, *name_params, limit),
             )
             ids = [row[0] for row in cur.fetchall()]
             if not ids:
@@ -391,11 +389,7 @@ class SqlStore:
                 f"AND id IN ({_placeholders(len(commit.consumed))})",
                 (iid, *commit.consumed),
             )
-        terminal = commit.status in (
-            WorkflowStatus.COMPLETED,
-            WorkflowStatus.FAILED,
-            WorkflowStatus.TERMINATED,
-        )
+        terminal = commit.status.is_terminal
         execution_id = restart.execution_id if restart else old_execution_id
         cur.execute(
             "UPDATE instances SET status = ?, output = ?, custom_status = ?, failure = ?, "

@@ -73,6 +73,11 @@ def scheduled_start(ts: timestamp_pb2.Timestamp | None, now: datetime) -> dateti
     return moment
 
 
+def payload_text(holder: Message, field: str) -> str | None:
+    """A ``StringValue`` field's text, or None when unset (not the same as "")."""
+    return getattr(holder, field).value if holder.HasField(field) else None
+
+
 def string_value(text: str | None) -> wrappers_pb2.StringValue | None:
     return None if text is None else wrappers_pb2.StringValue(value=text)
 
@@ -257,15 +262,11 @@ def work_item(item: WorkItem) -> opb_service.WorkItem:
     return opb_service.WorkItem(activityRequest=activity, completionToken=item.completion_token)
 
 
-def _payload_text(holder: Message, field: str) -> str | None:
-    return getattr(holder, field).value if holder.HasField(field) else None
-
-
 def _failure(details: opb.TaskFailureDetails, fallback: str) -> ev.FailureDetails:
     return ev.FailureDetails(
         message=details.errorMessage or fallback,
         error_type=details.errorType or "Error",
-        stack_trace=_payload_text(details, "stackTrace"),
+        stack_trace=payload_text(details, "stackTrace"),
         non_retriable=details.isNonRetriable,
     )
 
@@ -281,7 +282,7 @@ def activity_result(
             failure=_failure(response.failureDetails, "the activity failed"),
         )
     return ev.TaskCompleted(
-        timestamp=now, task_scheduled_id=response.taskId, result=_payload_text(response, "result")
+        timestamp=now, task_scheduled_id=response.taskId, result=payload_text(response, "result")
     )
 
 
@@ -297,7 +298,7 @@ def turn_result(response: opb_service.WorkflowResponse) -> TurnResult:
     version = response.version if response.HasField("version") else None
     return TurnResult(
         actions=tuple(actions),
-        custom_status=_payload_text(response, "customStatus"),
+        custom_status=payload_text(response, "customStatus"),
         version_name=(version.name or None) if version is not None else None,
         patches=tuple(version.patches) if version is not None else (),
     )
@@ -318,7 +319,7 @@ def _action(action: apb.WorkflowAction) -> Action:
         return ScheduleTask(
             id=action.id,
             name=task.name,
-            input=_payload_text(task, "input"),
+            input=payload_text(task, "input"),
             task_execution_id=task.taskExecutionId,
         )
     if kind == "createTimer":
@@ -342,7 +343,7 @@ def _action(action: apb.WorkflowAction) -> Action:
             id=action.id,
             instance_id=child.instanceId,
             name=child.name,
-            input=_payload_text(child, "input"),
+            input=payload_text(child, "input"),
         )
     if kind == "sendEvent":
         send = action.sendEvent
@@ -350,7 +351,7 @@ def _action(action: apb.WorkflowAction) -> Action:
             id=action.id,
             instance_id=send.instance.instanceId,
             name=send.name,
-            input=_payload_text(send, "data"),
+            input=payload_text(send, "data"),
         )
     if kind == "completeWorkflow":
         return _completion(action.id, action.completeWorkflow)
@@ -374,13 +375,13 @@ def _completion(action_id: int, done: apb.CompleteWorkflowAction) -> CompleteWor
         failure = _failure(done.failureDetails, "the workflow failed")
     elif status == ev.WorkflowStatus.FAILED:
         failure = ev.FailureDetails(
-            message=_payload_text(done, "details") or "the workflow failed", error_type="Error"
+            message=payload_text(done, "details") or "the workflow failed", error_type="Error"
         )
     carryover = tuple(
         ev.EventRaised(
             timestamp=from_timestamp(e.timestamp),
             name=e.eventRaised.name,
-            input=_payload_text(e.eventRaised, "input"),
+            input=payload_text(e.eventRaised, "input"),
         )
         for e in done.carryoverEvents
         if e.WhichOneof("eventType") == "eventRaised"
@@ -388,7 +389,7 @@ def _completion(action_id: int, done: apb.CompleteWorkflowAction) -> CompleteWor
     return CompleteWorkflow(
         id=action_id,
         status=status,
-        result=_payload_text(done, "result"),
+        result=payload_text(done, "result"),
         failure=failure,
         carryover_events=carryover,
     )

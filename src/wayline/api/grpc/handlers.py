@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable
-from typing import Any, TypeVar
+from typing import Any
 
 import grpc
 from google.protobuf.message import Message
@@ -14,8 +14,6 @@ from wayline.api.grpc.errors import RpcError, status_for
 
 log = logging.getLogger("wayline.grpc")
 
-Req = TypeVar("Req", bound=Message)
-Resp = TypeVar("Resp", bound=Message)
 UnaryFn = Callable[[Any, grpc.aio.ServicerContext[Any, Any]], Awaitable[Any]]
 
 
@@ -61,7 +59,3 @@ def unimplemented_unary(
         request_deserializer=request.FromString,
         response_serializer=response.SerializeToString,
     )
-
-
-def raise_rpc(code: grpc.StatusCode, message: str) -> RpcError:
-    return RpcError(code, message)

@@ -39,10 +39,8 @@ Ctx = grpc.aio.ServicerContext[Any, Any]
 
 def _payload(holder: Any, field: str) -> RawPayload | None:
     """A StringValue field as verbatim payload text, or None when unset."""
-    if not holder.HasField(field):
-        return None
-    value: wrappers_pb2.StringValue = getattr(holder, field)
-    return RawPayload(value.value)
+    text = convert.payload_text(holder, field)
+    return None if text is None else RawPayload(text)
 
 
 class TaskHubService:

@@ -89,16 +89,15 @@ def parse_filters(source: dict[str, Any]) -> dict[str, Any]:
     if statuses is not None and not isinstance(statuses, list):
         raise ApiError(400, "ERR_MALFORMED_REQUEST", "status must be a list of statuses")
     if statuses:
-        items = statuses
         known = {s.value for s in WorkflowStatus}
-        bad = [s for s in items if str(s).upper() not in known]
+        bad = [s for s in statuses if str(s).upper() not in known]
         if bad:
             raise ApiError(
                 400,
                 "ERR_MALFORMED_REQUEST",
                 f"unknown status {bad[0]!r}; use one of {', '.join(sorted(known))}",
             )
-        filters["status"] = [str(s).upper() for s in items]
+        filters["status"] = [str(s).upper() for s in statuses]
     for key, keyword in (("name", "name"), ("parentInstanceID", "parent_instance_id")):
         value = source.get(key)
         if value is not None and not isinstance(value, str):
