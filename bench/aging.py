@@ -17,6 +17,7 @@ schema digest of the current code, and copied for each run.
 from __future__ import annotations
 
 import contextlib
+import os
 import re
 import shutil
 import sqlite3
@@ -120,9 +121,23 @@ def count_rows(path: Path, table: str) -> int:
 
 
 def copy_database(source: Path, target: Path) -> None:
-    """Copy a SQLite file (and its WAL, if one was left) for one run."""
-    shutil.copyfile(source, target)
-    for suffix in ("-wal", "-shm"):
-        extra = Path(f"{source}{suffix}")
-        if extra.exists():
-            shutil.copyfile(extra, Path(f"{target}{suffix}"))
+    """Copy a SQLite file (and its WAL, if one was left) for one run, and flush the
+    copy to disk: otherwise the first fsync of the measured engine would pay for
+    writing back the whole copy."""
+    copies = [(source, target)] + [
+        (Path(f"{source}{s}"), Path(f"{target}{s}"))
+        for s in ("-wal", "-shm")
+        if Path(f"{source}{s}").exists()
+    ]
+    for src, dst in copies:
+        shutil.copyfile(src, dst)
+        fd = os.open(dst, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+    fd = os.open(target.parent, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)

@@ -22,6 +22,10 @@ import matplotlib.pyplot as plt
 COLORS = {"wayline": "#2b6cb0", "dbos": "#dd6b20"}
 
 
+def label(value: float) -> str:
+    return f"{value:,.0f}" if value >= 100 else f"{value:.3g}"
+
+
 def draw(spec: dict[str, Any], out: str) -> None:
     panels = [p for p in spec["panels"] if p["rows"]]
     heights = [max(2.0, 0.55 * len(p["rows"]) + 1.2) for p in panels]
@@ -48,10 +52,10 @@ def draw(spec: dict[str, Any], out: str) -> None:
                 capsize=2,
                 label="Wayline" if side == "wayline" else "DBOS",
             )
-            for y, m in zip(ys, med, strict=True):
+            for y, m, top in zip(ys, med, [r[side]["max"] for r in rows], strict=True):
                 ax.annotate(
-                    f" {m:,.3g}",
-                    (m, y + offset),
+                    label(m),
+                    (top, y + offset),
                     va="center",
                     fontsize=7,
                     xytext=(2, 0),

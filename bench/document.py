@@ -8,6 +8,7 @@ import os
 import platform
 import sqlite3
 import subprocess
+import sys
 import tempfile
 from pathlib import Path
 
@@ -28,10 +29,29 @@ def _git(*args: str) -> str:
 
 
 def wayline_revision() -> str:
-    """The commit measured, and whether the work tree under src/ differs from it."""
+    """The commit measured, whether the work tree under src/ differs from it, and
+    where the scenario processes import ``wayline`` from if that is not src/."""
     commit = _git("rev-parse", "--short", "HEAD") or "unknown"
-    dirty = _git("status", "--porcelain", "--", "src")
-    return f"{commit} + uncommitted changes under src/" if dirty else commit
+    text = (
+        f"{commit} + uncommitted changes under src/"
+        if _git("status", "--porcelain", "--", "src")
+        else commit
+    )
+    try:
+        found = subprocess.run(
+            [sys.executable, "-c", "import wayline; print(wayline.__file__)"],
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+    except subprocess.TimeoutExpired:
+        return f"{text} (importing wayline timed out)"
+    if found.returncode != 0:
+        return f"{text} (wayline does not import: {found.stderr.strip().splitlines()[-1:]})"
+    location = Path(found.stdout.strip()).resolve()
+    if not location.is_relative_to(ROOT / "src"):
+        return f"{text}; but wayline was imported from {location.parent}"
+    return text
 
 
 def cpu_model() -> str:
@@ -72,7 +92,7 @@ def machine(versions: dict[str, str], postgres: str | None) -> dict[str, str]:
         "OS": platform.platform(),
         "Python": platform.python_version(),
         "SQLite": f"{sqlite3.sqlite_version} (a new file's defaults: {sqlite_defaults()})",
-        "PostgreSQL": postgres or "not used (no WAYLINE_BENCH_POSTGRES_URL)",
+        "PostgreSQL": postgres or "not used in this run",
         "Wayline": wayline_revision(),
         **versions,
         "temporary databases in": tempfile.gettempdir(),

@@ -298,6 +298,7 @@ def build(
                     "lower",
                     Source("fanout", "durable", "ms_per_workflow"),
                     Source("fanout", "queue", "ms_per_workflow"),
+                    chart=False,
                 ),
             ],
             needs=frozenset({"dbos"}),
@@ -356,7 +357,8 @@ def build(
             "Aged database",
             f"A running engine on an empty database and on one holding {n_aged} finished "
             "one-step instances (built by cloning rows of a few finished instances with SQL, "
-            f"see bench/aging.py): its idle CPU over {aged['idle_seconds']} s "
+            "see bench/aging.py; each run gets a fresh copy of the cached file, flushed to "
+            f"disk before the engine starts): its idle CPU over {aged['idle_seconds']} s "
             f"(process CPU time as % of one core, after {aged['settle']} s of settling), "
             f"then {aged['workflows']} serial workflows of {aged['steps']} steps: ms/step.",
             [
