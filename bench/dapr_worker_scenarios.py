@@ -29,7 +29,7 @@ def run_app(scenario: str, params: Params) -> Result:
     python = params.get("sdk_python")
     if not python or not Path(python).exists():
         raise NotApplicable("no Dapr SDK venv (dapr-ext-workflow 1.18.3)")
-    timeout = params.get("timeout", 1800)
+    timeout = params.get("timeout", 3500)
     with tempfile.TemporaryDirectory(prefix="wayline-bench-") as tmp:
         grpc_port = free_port()
         args = [

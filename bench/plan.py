@@ -146,9 +146,8 @@ def build(
     pg_s, pg_c, cl = p["pg_serial"], p["pg_concurrent"], p["cluster"]
     d_s, d_c, d_l = p["dapr_serial"], p["dapr_concurrent"], p["dapr_long"]
 
-    def both(
-        scenario: str, function: str, params: Params, variants: list[Params]
-    ) -> list[Measurement]:
+    def both(function: str, params: Params, variants: list[Params]) -> list[Measurement]:
+        """Wayline then DBOS for each variant (``{}`` durable, ``{"sync": "normal"}``)."""
         out = []
         for v in variants:
             name = v.get("sync", "durable")
@@ -168,7 +167,7 @@ def build(
             f"{serial['workflows']} workflows of {serial['steps']} steps, each started and "
             f"awaited before the next (after {serial['warmup']} untimed ones): "
             "ms per step, so mostly the cost of the commits a step needs.",
-            both("serial", "serial", serial, [{}, {"sync": "normal"}]),
+            both("serial", serial, [{}, {"sync": "normal"}]),
             [
                 Row(
                     "serial: ms/step, fsync-durable",
@@ -200,7 +199,7 @@ def build(
             "Concurrent throughput",
             f"{conc['workflows']} workflows of {conc['steps']} steps started at once; "
             "steps/s until the last one completes.",
-            both("concurrent", "concurrent", conc, [{}, {"sync": "normal"}]),
+            both("concurrent", conc, [{}, {"sync": "normal"}]),
             [
                 Row(
                     "concurrent: steps/s, fsync-durable",
@@ -311,7 +310,10 @@ def build(
             f"each; and, from timestamps the step itself records, the mean step time over the "
             f"first and the last {w} steps of the long one. Equal figures mean a step "
             "costs the same however long the history is.",
-            both("long", "long", long_, [{}]),
+            [
+                Measurement(side, "durable", side, "long", long_, timeout=3600)
+                for side in ("wayline", "dbos")
+            ],
             [
                 Row(
                     f"long: ms/step, {long_['short_steps']}-step workflows",
@@ -566,7 +568,7 @@ def build(
             [
                 Measurement("wayline", "serial", "dapr", "serial", d_s),
                 Measurement("wayline", "concurrent", "dapr", "concurrent", d_c),
-                Measurement("wayline", "long", "dapr", "long", d_l, timeout=2400),
+                Measurement("wayline", "long", "dapr", "long", d_l, timeout=3600),
             ],
             [
                 Row(

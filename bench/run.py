@@ -208,8 +208,10 @@ class Context:
         path = AGED_DIR / name
         if path.exists():
             return path
-        for stale in AGED_DIR.glob(f"{side}-*"):  # other schema or size: 1+ GB each
-            stale.unlink()
+        schema_key = name.rsplit("-", 1)[0]  # "<side>-<schema digest or version>"
+        for stale in AGED_DIR.glob(f"{side}-*"):  # built for another schema: 1+ GB each
+            if not stale.name.startswith(f"{schema_key}-"):
+                stale.unlink()
         log(f"building the aged {side} database ({count:,} instances) ...")
         began = time.perf_counter()
         with tempfile.TemporaryDirectory(dir=AGED_DIR) as tmp:

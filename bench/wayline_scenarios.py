@@ -107,12 +107,14 @@ def running(params: Params, clock: StepClock | None = None) -> Iterator[wayline.
             runtime.shutdown()
 
 
-def run_serial(client: wayline.WorkflowClient, workflows: int, steps: int) -> float:
+def run_serial(
+    client: wayline.WorkflowClient, workflows: int, steps: int, timeout: float = 600
+) -> float:
     """Start and await ``workflows`` chains one at a time; returns seconds."""
     began = time.perf_counter()
     for _ in range(workflows):
         iid = client.start_workflow("chain", input=steps)
-        state = client.wait_for_workflow_completion(iid, timeout=600)
+        state = client.wait_for_workflow_completion(iid, timeout=timeout)
         if state.output != steps:
             raise RuntimeError(f"chain {iid} ended {state.runtime_status} with {state.output!r}")
     return time.perf_counter() - began
@@ -193,7 +195,7 @@ def long(params: Params) -> Result:
         short = run_serial(client, params["short_workflows"], short_steps)
         clock.times.clear()
         began = time.perf_counter()
-        run_serial(client, 1, long_steps)
+        run_serial(client, 1, long_steps, timeout=3600)
         elapsed = time.perf_counter() - began
     first, last = clock.window_ms(params["window"])
     return {

@@ -53,7 +53,7 @@ class App:
     def start(self, steps: int) -> str:
         return str(self.client.schedule_new_workflow("chain", input=steps))
 
-    def wait(self, instance_id: str, steps: int, timeout: int = 1800) -> None:
+    def wait(self, instance_id: str, steps: int, timeout: int = 3600) -> None:
         state = self.client.wait_for_workflow_completion(instance_id, timeout_in_seconds=timeout)
         output = None if state is None else json.loads(state.serialized_output or "null")
         if output != steps:
