@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import sys
+import textwrap
 from typing import Any
 
 import matplotlib
@@ -69,7 +70,8 @@ def draw(spec: dict[str, Any], out: str) -> None:
         ax.set_title(panel["title"], fontsize=10, loc="left")
         ax.legend(fontsize=8, loc="lower right")
         ax.grid(axis="x", alpha=0.3)
-    fig.suptitle(spec.get("title", "Wayline vs DBOS"), fontsize=11)
+    title = textwrap.fill(spec.get("title", "Wayline vs DBOS"), 110)
+    fig.suptitle(title, fontsize=10)
     fig.tight_layout()
     fig.savefig(out, dpi=110)
 

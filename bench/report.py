@@ -96,6 +96,7 @@ class Line:
             "wayline_text": self.wayline_text,
             "dbos_text": self.dbos_text,
             "ratio": self.ratio,
+            "chart": self.row.chart,
         }
 
 
