@@ -94,7 +94,7 @@ def machine(versions: dict[str, str], postgres: str | None) -> dict[str, str]:
         "SQLite": f"{sqlite3.sqlite_version} (a new file's defaults: {sqlite_defaults()})",
         "PostgreSQL": postgres or "not used in this run",
         "Wayline": wayline_revision(),
-        **versions,
+        **{k: v for k, v in versions.items() if k != "PostgreSQL server"},
         "temporary databases in": tempfile.gettempdir(),
     }
 
