@@ -73,7 +73,11 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument(
         "--store",
         default=os.environ.get("WAYLINE_STORE", "sqlite:///wayline.db"),
-        help="store URL (env WAYLINE_STORE; default sqlite:///wayline.db)",
+        help=(
+            "store URL (env WAYLINE_STORE; default sqlite:///wayline.db, fsync-durable; "
+            "sqlite:///x.db?synchronous=normal survives a killed process only; "
+            "postgresql://...)"
+        ),
     )
     serve.add_argument(
         "--host",
@@ -132,7 +136,10 @@ def build_parser() -> argparse.ArgumentParser:
         type=_positive_seconds,
         default=_env_number("WAYLINE_POLL_INTERVAL", 0.25, float),
         metavar="SECONDS",
-        help="longest sleep between checks of the store (env WAYLINE_POLL_INTERVAL; default 0.25)",
+        help=(
+            "how often to check whether another process wrote to the store "
+            "(env WAYLINE_POLL_INTERVAL; default 0.25)"
+        ),
     )
 
     def client_command(name: str, help_text: str) -> argparse.ArgumentParser:

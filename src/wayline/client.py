@@ -8,8 +8,8 @@ Works from any process that can open the store; when created by a running
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
-import threading
 import time
 from collections.abc import Callable, Collection, Iterator
 from dataclasses import dataclass, field
@@ -36,6 +36,7 @@ from wayline.core.ids import (
 )
 from wayline.core.registry import name_of
 from wayline.engine.clock import Clock, SystemClock
+from wayline.engine.feed import CommitFeed
 from wayline.errors import (
     EventNameMissingError,
     InstanceNotFoundError,
@@ -163,29 +164,6 @@ class BulkResult:
 BULK_OPERATIONS = ("terminate", "pause", "resume", "purge")
 
 
-class ChangeFeed:
-    """Lets waiters in this process sleep until an engine commits a turn."""
-
-    def __init__(self) -> None:
-        self._condition = threading.Condition()
-        self._generation = 0
-
-    def publish(self, instance_id: str | None = None) -> None:
-        del instance_id  # waiters re-read their instance; one counter is enough
-        with self._condition:
-            self._generation += 1
-            self._condition.notify_all()
-
-    def generation(self) -> int:
-        with self._condition:
-            return self._generation
-
-    def wait(self, since: int, timeout: float) -> int:
-        with self._condition:
-            self._condition.wait_for(lambda: self._generation != since, timeout)
-            return self._generation
-
-
 def _statuses(
     status: str | WorkflowStatus | Collection[str | WorkflowStatus] | None,
 ) -> list[WorkflowStatus] | None:
@@ -227,7 +205,7 @@ class WorkflowClient:
         port: str | int | None = None,
         logger_options: Any = None,
         _on_change: Callable[[], None] | None = None,
-        _feed: ChangeFeed | None = None,
+        _feed: CommitFeed | None = None,
     ) -> None:
         del host, port, logger_options  # DaprWorkflowClient's sidecar address: no sidecar here
         self._owns_store = not (store is not None and not isinstance(store, str | Path))
@@ -413,23 +391,26 @@ class WorkflowClient:
     ) -> WorkflowState:
         deadline = None if timeout is None else time.monotonic() + timeout
         pause = 0.01
-        while True:
-            seen = self._feed.generation() if self._feed else 0
-            state = self.get_workflow(instance_id)
-            if done(state.runtime_status):
-                return state
-            remaining = None if deadline is None else deadline - time.monotonic()
-            if remaining is not None and remaining <= 0:
-                raise TimeoutError(
-                    f"workflow instance '{instance_id}' is still {state.runtime_status.value} "
-                    f"after {timeout} s"
-                )
-            step = pause if remaining is None else min(pause, remaining)
-            if self._feed is not None:
-                self._feed.wait(seen, step)
-            else:
-                time.sleep(step)
-            pause = min(pause * 2, 0.25)
+        # Commits of this process's engine wake us at once; another process's commits
+        # are found by re-reading, at most every 0.25 s.
+        watching = self._feed.watch(instance_id) if self._feed else contextlib.nullcontext()
+        with watching as watch:
+            while True:
+                state = self.get_workflow(instance_id)
+                if done(state.runtime_status):
+                    return state
+                remaining = None if deadline is None else deadline - time.monotonic()
+                if remaining is not None and remaining <= 0:
+                    raise TimeoutError(
+                        f"workflow instance '{instance_id}' is still "
+                        f"{state.runtime_status.value} after {timeout} s"
+                    )
+                step = pause if remaining is None else min(pause, remaining)
+                if watch is not None:
+                    watch.wait(done, step)
+                else:
+                    time.sleep(step)
+                pause = min(pause * 2, 0.25)
 
     # ----- beyond Dapr: list and history ------------------------------------------------------
 

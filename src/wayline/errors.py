@@ -104,6 +104,12 @@ class LeaseLostError(WaylineError):
     error_code = "ERR_LEASE_LOST"
 
 
+class InstanceChangedError(LeaseLostError):
+    """An unclaimed turn (the step's fast path) found its instance changed since the
+    state it ran on: another turn committed, the instance is leased or not RUNNING,
+    or a task it consumed was already completed. Nothing was written."""
+
+
 class StoreError(WaylineError):
     """The store URL or database is unusable."""
 

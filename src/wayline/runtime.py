@@ -14,10 +14,11 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar, overload
 
-from wayline.client import AsyncWorkflowClient, ChangeFeed, WorkflowClient
+from wayline.client import AsyncWorkflowClient, WorkflowClient
 from wayline.core.registry import Registry
 from wayline.engine.clock import Clock
 from wayline.engine.engine import Engine, EngineSettings
+from wayline.engine.feed import CommitFeed
 from wayline.store import Store, open_store
 
 log = logging.getLogger("wayline.runtime")
@@ -63,7 +64,7 @@ class WorkflowRuntime:
         self._settings = EngineSettings(**{**base.__dict__, **overrides})
         self._clock = clock
         self.registry = Registry()
-        self._feed = ChangeFeed()
+        self._feed = CommitFeed()
         self._engine: Engine | None = None
         self._thread: threading.Thread | None = None
         self._ready = threading.Event()
@@ -139,7 +140,7 @@ class WorkflowRuntime:
     def _notify(self) -> None:
         engine = self._engine
         if engine is not None:
-            engine.notify()
+            engine.notify_turns()
 
     # ----- lifecycle ------------------------------------------------------------------------
 

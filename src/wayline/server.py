@@ -26,9 +26,10 @@ from wayline.api.grpc import GrpcServer
 from wayline.api.http import create_app
 from wayline.api.http.app import DEFAULT_MAX_BODY_BYTES
 from wayline.cli import build_parser, main_client
-from wayline.client import ChangeFeed, WorkflowClient
+from wayline.client import WorkflowClient
 from wayline.core.registry import Registry
 from wayline.engine.engine import Engine, EngineSettings
+from wayline.engine.feed import CommitFeed
 from wayline.engine.remote import WorkerHub
 from wayline.runtime import WorkflowRuntime
 from wayline.store import DEFAULT_STORE_URL, open_store
@@ -126,13 +127,13 @@ async def serve(config: ServerConfig) -> None:
     """Run the server until SIGINT/SIGTERM."""
     registry = merge_registries([load_app(spec) for spec in config.apps])
     store = open_store(config.store)
-    feed = ChangeFeed()
+    feed = CommitFeed()
     # Workflows and activities no --app registers go to remote workers (Dapr SDK apps
     # on the gRPC port), if any connect.
     hub = WorkerHub() if config.grpc_port else None
     engine = Engine(store, registry, settings=config.settings, on_commit=feed.publish, remote=hub)
     client = WorkflowClient(
-        store, max_payload_bytes=config.max_body_bytes, _on_change=engine.notify, _feed=feed
+        store, max_payload_bytes=config.max_body_bytes, _on_change=engine.notify_turns, _feed=feed
     )
     engine_task = asyncio.create_task(engine.run(), name="wayline-engine")
     app = create_app(

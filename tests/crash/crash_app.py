@@ -7,6 +7,7 @@ log (flushed and fsynced), so the test can count executions across crashes.
 from __future__ import annotations
 
 import os
+import signal
 import sys
 import threading
 from datetime import timedelta
@@ -41,6 +42,28 @@ def make_runtime(db: str, log_path: str) -> wayline.WorkflowRuntime:
         parts = yield wayline.when_all([ctx.call_activity(step, input=i) for i in range(3)])
         child = yield ctx.call_child_workflow(leaf, input=n)
         return total + go + sum(parts) + child
+
+    @runtime.activity(name="dies_once")
+    def dies_once(ctx: wayline.WorkflowActivityContext, x: int) -> int:
+        """Does its work, then (first time only) kills the process before the result
+        can be committed: the crash window between an activity and its commit."""
+        marker = f"{log_path}.{ctx.workflow_id}.{ctx.task_id}.ran"
+        with lock, open(log_path, "a", encoding="utf-8") as log:
+            log.write(f"{ctx.workflow_id} {ctx.task_id}\n")
+            log.flush()
+            os.fsync(log.fileno())
+        if not os.path.exists(marker):
+            with open(marker, "w", encoding="utf-8") as done:
+                done.flush()
+                os.fsync(done.fileno())
+            os.kill(os.getpid(), signal.SIGKILL)
+        return x + 1
+
+    @runtime.workflow(name="steps_then_dies")
+    def steps_then_dies(ctx: wayline.WorkflowContext, n: int):  # type: ignore[no-untyped-def]
+        total = yield ctx.call_activity(step, input=n)
+        total = yield ctx.call_activity(dies_once, input=total)
+        return (yield ctx.call_activity(step, input=total))
 
     @runtime.workflow(name="leaf")
     def leaf(ctx: wayline.WorkflowContext, n: int):  # type: ignore[no-untyped-def]

@@ -88,3 +88,37 @@ def test_sigkill_mid_run_loses_nothing_and_applies_nothing_twice(tmp_path: Path)
     assert len(runs) == COUNT * 5  # 4 tasks in each parent, 1 in each child
     print(f"activity executions: {sum(runs.values())} for {len(runs)} tasks")
     assert client.count_workflows(status=["RUNNING", "PENDING", "FAILED"]) == 0
+
+
+@pytest.mark.slow
+def test_sigkill_between_an_activity_and_its_commit_runs_it_again_and_applies_it_once(
+    tmp_path: Path,
+) -> None:
+    # The step's fast path commits an activity's result together with the turn it
+    # unblocks; a death after the activity ran and before that commit loses only the
+    # run: the activity runs again (at least once) and its result is applied once.
+    db, log = tmp_path / "crash.db", tmp_path / "effects.log"
+    log.touch()
+    client = wayline.WorkflowClient(store=f"sqlite:///{db}")
+    iid = client.start_workflow("steps_then_dies", input=5, instance_id="dies")
+    proc = subprocess.Popen(
+        [sys.executable, str(APP), str(db), str(log)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+    )
+    try:
+        assert proc.wait(timeout=60) == -signal.SIGKILL  # the activity killed its process
+        assert client.get_workflow(iid).runtime_status == "RUNNING"
+        proc = _spawn(db, log)
+        state = client.wait_for_workflow_completion(iid, timeout=60)
+    finally:
+        proc.kill()
+        proc.wait()
+    assert state.runtime_status == "COMPLETED", state.failure_details
+    assert state.output == (5 * 2 + 1) * 2
+    runs = Counter(tuple(line.split()) for line in log.read_text().splitlines())
+    assert runs == {("dies", "1"): 1, ("dies", "2"): 2, ("dies", "3"): 1}
+    check_history(client, iid)
+    completions = [e for e in client.get_history(iid) if type(e).__name__ == "TaskCompleted"]
+    assert [e.task_scheduled_id for e in completions] == [1, 2, 3]

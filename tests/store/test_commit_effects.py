@@ -7,7 +7,9 @@ import pytest
 from wayline.core.events import (
     ChildWorkflowFailed,
     EventRaised,
+    ExecutionResumed,
     ExecutionStarted,
+    ExecutionSuspended,
     FailureDetails,
     ParentInfo,
     TaskCompleted,
@@ -19,6 +21,7 @@ from wayline.store import Store
 from wayline.store.types import ContinueAsNew, NewInstance, OutboundMessage
 
 from ._support import (
+    LEASE,
     T0,
     at,
     claim,
@@ -90,14 +93,19 @@ def test_timers_are_inbox_rows_that_become_visible_when_due(store: Store) -> Non
     commit(store, turn, now=at(30))
 
     assert store.next_wakeup(now=at(30)) == at(60)
-    assert store.next_wakeup(now=at(60)) is None  # due now: no longer "not yet visible"
-    assert events(claim_one(store, "a", now=at(61))) == [_timer(1, 60)]
+    assert store.next_wakeup(now=at(61)) == at(60)  # due: a claim finds it now
+    last = claim_one(store, "a", now=at(61))
+    assert events(last) == [_timer(1, 60)]
+    commit(store, last, now=at(61))
+    assert store.next_wakeup(now=at(61)) is None
 
 
-def test_next_wakeup_is_none_without_future_messages(store: Store) -> None:
+def test_next_wakeup_is_none_when_nothing_is_pending(store: Store) -> None:
     assert store.next_wakeup(now=T0) is None
     create(store, "a")
-    assert store.next_wakeup(now=T0) is None
+    assert store.next_wakeup(now=at(1)) == T0  # its start is runnable now
+    run(store, "a", now=at(1))
+    assert store.next_wakeup(now=at(1)) is None  # RUNNING, waiting for nothing due
 
 
 def test_next_wakeup_spans_every_instance(store: Store) -> None:
@@ -109,7 +117,27 @@ def test_next_wakeup_spans_every_instance(store: Store) -> None:
     run(store, "b", now=at(1), timers=(_timer(1, 200),))
 
     assert store.next_wakeup(now=at(1)) == at(200)
+    run(store, "b", now=at(200))
     assert store.next_wakeup(now=at(200)) == at(500)
+
+
+def test_next_wakeup_is_the_lease_expiry_of_a_runnable_leased_instance(store: Store) -> None:
+    # Its node may have died mid-turn: another node claims it once the lease expires.
+    start(store, "a")
+    poke(store, "a", now=at(1))
+    claim_one(store, "a", now=at(1))
+    assert store.next_wakeup(now=at(2)) == at(1) + LEASE
+
+
+def test_next_wakeup_ignores_held_events_of_a_suspended_instance(store: Store) -> None:
+    start(store, "a")
+    store.append_message("a", ExecutionSuspended(timestamp=at(1)), now=at(1))
+    run(store, "a", now=at(1), status=WorkflowStatus.SUSPENDED)
+    poke(store, "a", now=at(2))  # held until resume: not work
+    assert store.next_wakeup(now=at(3)) is None
+    assert claim(store, now=at(3)) == []
+    store.append_message("a", ExecutionResumed(timestamp=at(4)), now=at(4))
+    assert store.next_wakeup(now=at(5)) == at(4)
 
 
 # ----- children ----------------------------------------------------------------------------
@@ -312,7 +340,6 @@ def test_continue_as_new_restarts_the_instance(store: Store) -> None:
     assert record.completed_at is None
     assert store.get_history("a") == []
     assert claim_tasks(store, now=at(200)) == []  # old-execution tasks are gone
-    assert store.next_wakeup(now=at(3)) is None  # and so is its timer
     restarted = claim_one(store, "a", now=at(4))
     # Old-execution rows (the task result) are gone; an event not addressed to an
     # execution stays; the new start and the carried-over events follow, in that order.
@@ -325,6 +352,7 @@ def test_continue_as_new_restarts_the_instance(store: Store) -> None:
     ]
     commit(store, restarted, now=at(4))
     assert store.get_history("a")[0] == WorkflowStarted(timestamp=at(4))
+    assert store.next_wakeup(now=at(4)) is None  # the old execution's timer is gone
 
 
 def test_continue_as_new_of_a_child_keeps_its_parent(store: Store) -> None:

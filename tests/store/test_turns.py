@@ -280,7 +280,7 @@ def test_stale_lease_commit_raises_and_writes_nothing(store: Store) -> None:
     assert store.get_history("a") == []
     assert store.get_instance("child") is None
     assert claim_tasks(store, now=later) == []
-    assert store.next_wakeup(now=later) is None
+    assert store.next_wakeup(now=later) == later + LEASE  # fresh's lease, not the timer at 500
     assert claim(store, now=later) == []  # "target" got no message; "a" is still leased
     # The fresh owner still sees (and can consume) every message.
     commit(store, fresh, now=later)

@@ -2,6 +2,10 @@
 
 The format is ``{"kind": "<EventClass>", ...fields}`` with datetimes as RFC 3339
 text. Stored payload fields stay the opaque strings they are.
+
+Every event is encoded and decoded on the step's hot path, so each class gets a
+converter built once from its type hints (no reflection per event), and JSON
+goes through one reusable encoder.
 """
 
 from __future__ import annotations
@@ -10,14 +14,21 @@ import dataclasses
 import json
 import types
 import typing
+from collections.abc import Callable
 from datetime import datetime
 from enum import Enum
 from typing import Any
 
 from wayline.core.events import EVENT_TYPES_BY_NAME, FailureDetails, HistoryEvent
 
+_Convert = Callable[[Any], Any]
+_JSON = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))
+_JSON_SPACED = json.JSONEncoder(ensure_ascii=False)
+_loads = json.JSONDecoder().decode
+
 
 def _encode(value: Any) -> Any:
+    """Any value as JSON-compatible data (the generic, reflective form)."""
     if isinstance(value, datetime):
         return value.isoformat()
     if isinstance(value, Enum):
@@ -29,16 +40,6 @@ def _encode(value: Any) -> Any:
     return value
 
 
-_FIELD_TYPES: dict[type[Any], dict[str, Any]] = {}
-
-
-def _field_types(cls: type[Any]) -> dict[str, Any]:
-    hints = _FIELD_TYPES.get(cls)
-    if hints is None:
-        hints = _FIELD_TYPES[cls] = typing.get_type_hints(cls)
-    return hints
-
-
 def _concrete(hint: Any) -> Any:
     """``X | None`` -> ``X``."""
     if isinstance(hint, types.UnionType) or typing.get_origin(hint) is typing.Union:
@@ -48,59 +49,125 @@ def _concrete(hint: Any) -> Any:
 
 
 def _decode(hint: Any, value: Any) -> Any:
-    if value is None:
-        return None
+    """``value`` (JSON data) as the type ``hint`` names (the generic form)."""
+    converter = _decoder_for(hint)
+    return value if value is None or converter is None else converter(value)
+
+
+# ----- converters compiled per type ------------------------------------------------------
+
+
+def _nullable(convert: _Convert) -> _Convert:
+    return lambda value: None if value is None else convert(value)
+
+
+def _encoder_for(hint: Any) -> _Convert | None:
+    """How to turn a field of this type into JSON data (None: it already is)."""
     hint = _concrete(hint)
     if hint is datetime:
-        return datetime.fromisoformat(value)
+        return _nullable(datetime.isoformat)
     if isinstance(hint, type) and issubclass(hint, Enum):
-        return hint(value)
+        return _nullable(lambda value: value.value)
     if isinstance(hint, type) and dataclasses.is_dataclass(hint):
-        return _from_fields(hint, value)
+        return _nullable(_class_encoder(hint))
+    if typing.get_origin(hint) is tuple:
+        item = _encoder_for(typing.get_args(hint)[0])
+        if item is None:
+            return _nullable(list)
+        return _nullable(lambda value: [item(v) for v in value])
+    return None
+
+
+def _decoder_for(hint: Any) -> _Convert | None:
+    """How to turn JSON data back into a field of this type (None: it already is)."""
+    hint = _concrete(hint)
+    if hint is datetime:
+        return _nullable(datetime.fromisoformat)
+    if isinstance(hint, type) and issubclass(hint, Enum):
+        return _nullable(hint)
+    if isinstance(hint, type) and dataclasses.is_dataclass(hint):
+        return _nullable(_class_decoder(hint))
     if typing.get_origin(hint) is tuple:  # tuple[X, ...]: JSON has a list
-        item = typing.get_args(hint)[0]
-        return tuple(_decode(item, v) for v in value)
-    return value
+        item = _decoder_for(typing.get_args(hint)[0])
+        if item is None:
+            return _nullable(tuple)
+        return _nullable(lambda value: tuple(item(v) for v in value))
+    return None
 
 
-def _from_fields(cls: type[Any], data: dict[str, Any]) -> Any:
-    hints = _field_types(cls)
-    return cls(**{k: _decode(hints[k], v) for k, v in data.items() if k in hints})
+_CLASS_ENCODERS: dict[type[Any], Callable[[Any], dict[str, Any]]] = {}
+_CLASS_DECODERS: dict[type[Any], Callable[[dict[str, Any]], Any]] = {}
+
+
+def _class_encoder(cls: type[Any]) -> Callable[[Any], dict[str, Any]]:
+    encoder = _CLASS_ENCODERS.get(cls)
+    if encoder is None:
+        hints = typing.get_type_hints(cls)
+        plan = [(f.name, _encoder_for(hints[f.name])) for f in dataclasses.fields(cls)]
+
+        def encoder(obj: Any) -> dict[str, Any]:
+            data = {}
+            for name, convert in plan:
+                value = getattr(obj, name)
+                data[name] = value if convert is None else convert(value)
+            return data
+
+        _CLASS_ENCODERS[cls] = encoder
+    return encoder
+
+
+def _class_decoder(cls: type[Any]) -> Callable[[dict[str, Any]], Any]:
+    decoder = _CLASS_DECODERS.get(cls)
+    if decoder is None:
+        hints = typing.get_type_hints(cls)
+        plan = {f.name: _decoder_for(hints[f.name]) for f in dataclasses.fields(cls)}
+
+        def decoder(data: dict[str, Any]) -> Any:
+            # Fields this version does not know (written by a later one) are ignored.
+            kwargs = {}
+            for name, value in data.items():
+                if name in plan:
+                    convert = plan[name]
+                    kwargs[name] = value if convert is None else convert(value)
+            return cls(**kwargs)
+
+        _CLASS_DECODERS[cls] = decoder
+    return decoder
+
+
+# ----- the public API ------------------------------------------------------------------
 
 
 def event_to_dict(event: HistoryEvent) -> dict[str, Any]:
     """A JSON-compatible dict with the event's kind and every field."""
-    data = _encode(event)
-    assert isinstance(data, dict)
-    return {"kind": type(event).__name__, **data}
+    return {"kind": type(event).__name__, **_class_encoder(type(event))(event)}
 
 
 def event_from_dict(data: dict[str, Any]) -> HistoryEvent:
-    fields = dict(data)
-    kind = fields.pop("kind")
-    cls = EVENT_TYPES_BY_NAME.get(kind)
+    kind = data.get("kind")
+    cls = EVENT_TYPES_BY_NAME.get(kind) if isinstance(kind, str) else None
     if cls is None:
         raise ValueError(f"unknown history event kind {kind!r}")
-    event = _from_fields(cls, fields)
+    event = _class_decoder(cls)(data)
     assert isinstance(event, HistoryEvent)
     return event
 
 
 def encode_event(event: HistoryEvent) -> str:
-    return json.dumps(event_to_dict(event), separators=(",", ":"), ensure_ascii=False)
+    return _JSON.encode(event_to_dict(event))
 
 
 def decode_event(text: str) -> HistoryEvent:
-    return event_from_dict(json.loads(text))
+    return event_from_dict(_loads(text))
 
 
 def encode_failure(failure: FailureDetails | None) -> str | None:
-    return None if failure is None else json.dumps(_encode(failure), ensure_ascii=False)
+    return None if failure is None else _JSON_SPACED.encode(_class_encoder(FailureDetails)(failure))
 
 
 def decode_failure(text: str | None) -> FailureDetails | None:
     if not text:
         return None
-    failure = _from_fields(FailureDetails, json.loads(text))
+    failure = _class_decoder(FailureDetails)(_loads(text))
     assert isinstance(failure, FailureDetails)
     return failure

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import functools
 import inspect
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -27,6 +28,19 @@ def name_of(fn_or_name: Callable[..., Any] | str) -> str:
 
 def accepts_input(fn: Callable[..., Any]) -> bool:
     """True when ``fn`` takes an input after the context (``fn(ctx, input)``)."""
+    try:
+        return _accepts_input_cached(fn)
+    except TypeError:  # an unhashable callable
+        return _accepts_input(fn)
+
+
+# Asked on every activity call and workflow start: inspecting a signature is slow.
+@functools.lru_cache(maxsize=4096)
+def _accepts_input_cached(fn: Callable[..., Any]) -> bool:
+    return _accepts_input(fn)
+
+
+def _accepts_input(fn: Callable[..., Any]) -> bool:
     try:
         params = list(inspect.signature(fn).parameters.values())
     except (TypeError, ValueError):

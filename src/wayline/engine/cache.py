@@ -1,41 +1,61 @@
-"""A bounded LRU of live executors, so a turn on a recent instance skips replay."""
+"""A bounded LRU of instances this node ran recently, so their next turn skips replay.
+
+An entry holds the instance row as this node's last commit left it, and what is
+needed to run the next turn without reading the history: a local workflow's live
+executor, or a remote workflow's committed history (sent to the worker as its past
+events). The row's ``version`` is what the store checks when a turn runs unclaimed
+(the step's fast path): if anyone else committed since, the entry is stale.
+"""
 
 from __future__ import annotations
 
 from collections import OrderedDict
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
+from wayline.core.events import HistoryEvent
 from wayline.core.executor import WorkflowExecutor
+from wayline.store.types import InstanceRecord
 
 
 @dataclass
-class CachedExecutor:
-    executor: WorkflowExecutor
-    execution_id: str
-    # The instance row's version after the turn this executor last ran.
-    version: int
+class CachedInstance:
+    record: InstanceRecord
+    executor: WorkflowExecutor | None = None
+    history: list[HistoryEvent] = field(default_factory=list)
 
 
-class ExecutorCache:
-    """At most ``capacity`` executors; a stale or missing entry means replay."""
+class InstanceCache:
+    """At most ``capacity`` instances; a stale or missing entry means replay."""
 
     def __init__(self, capacity: int) -> None:
         self._capacity = capacity
-        self._entries: OrderedDict[str, CachedExecutor] = OrderedDict()
+        self._entries: OrderedDict[str, CachedInstance] = OrderedDict()
 
-    def get(self, instance_id: str, execution_id: str, version: int) -> WorkflowExecutor | None:
-        entry = self._entries.get(instance_id)
+    def get(self, record: InstanceRecord) -> CachedInstance | None:
+        """The entry if it is current for ``record`` (same execution and version)."""
+        entry = self._entries.get(record.instance_id)
         if entry is None:
             return None
-        if entry.execution_id != execution_id or entry.version != version:
-            del self._entries[instance_id]  # another node ran a turn since: replay
+        if (
+            entry.record.execution_id != record.execution_id
+            or entry.record.version != record.version
+        ):
+            del self._entries[record.instance_id]  # another node ran a turn since: replay
             return None
-        self._entries.move_to_end(instance_id)
-        return entry.executor
+        self._entries.move_to_end(record.instance_id)
+        return entry
 
-    def put(self, instance_id: str, entry: CachedExecutor) -> None:
+    def peek(self, instance_id: str) -> CachedInstance | None:
+        """The entry as this node last left it (the store decides whether it is current)."""
+        entry = self._entries.get(instance_id)
+        if entry is not None:
+            self._entries.move_to_end(instance_id)
+        return entry
+
+    def put(self, entry: CachedInstance) -> None:
         if self._capacity <= 0:
             return
+        instance_id = entry.record.instance_id
         self._entries[instance_id] = entry
         self._entries.move_to_end(instance_id)
         while len(self._entries) > self._capacity:

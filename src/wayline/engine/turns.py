@@ -8,7 +8,7 @@ remote worker's response is just another ``TurnResult``.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
@@ -46,6 +46,7 @@ from wayline.store.types import (
     NewInstance,
     NewTask,
     OutboundMessage,
+    TaskLease,
     TurnCommit,
 )
 
@@ -129,6 +130,34 @@ def select_messages(claimed: ClaimedTurn, now: datetime) -> TurnInput:
     return plan
 
 
+def results_turn(results: Sequence[HistoryEvent], now: datetime) -> TurnInput:
+    """The input of an unclaimed turn that consumes activity results directly."""
+    return TurnInput(new_events=[WorkflowStarted(timestamp=now), *results])
+
+
+def record_after(instance: InstanceRecord, commit: TurnCommit, version: int) -> InstanceRecord:
+    """The instance row as a committed turn left it (what the next turn starts from)."""
+    restart = commit.continue_as_new
+    return InstanceRecord(
+        instance_id=instance.instance_id,
+        name=instance.name,
+        status=commit.status,
+        execution_id=restart.execution_id if restart else instance.execution_id,
+        created_at=instance.created_at,
+        last_updated_at=commit.now,
+        input=restart.input if restart else instance.input,
+        output=commit.output,
+        custom_status=commit.custom_status,
+        failure=commit.failure,
+        parent_instance_id=instance.parent_instance_id,
+        parent_task_id=instance.parent_task_id,
+        parent_execution_id=instance.parent_execution_id,
+        completed_at=commit.now if commit.status.is_terminal else None,
+        scheduled_start_at=instance.scheduled_start_at,
+        version=version,
+    )
+
+
 def _parent_message(
     instance: InstanceRecord, completion: ExecutionCompleted
 ) -> OutboundMessage | None:
@@ -195,11 +224,35 @@ def plan_termination(
     )
 
 
+@dataclass(frozen=True)
+class TaskLeasing:
+    """Which of a turn's new tasks its node takes at once (leased in the same commit)."""
+
+    lease: TaskLease
+    #: The most tasks to take (the node's free activity slots).
+    limit: int
+    #: Whether the node can run an activity of this name.
+    runs_here: Callable[[str], bool]
+
+
 def plan_commit(
-    claimed: ClaimedTurn, turn: TurnInput, result: TurnResult, now: datetime
+    instance: InstanceRecord,
+    lease_token: int | None,
+    turn: TurnInput,
+    result: TurnResult,
+    now: datetime,
+    *,
+    expected_version: int | None = None,
+    completed_tasks: tuple[int, ...] = (),
+    leasing: TaskLeasing | None = None,
 ) -> TurnCommit:
-    """Translate the workflow's actions into the rows of one atomic commit."""
-    instance = claimed.instance
+    """Translate the workflow's actions into the rows of one atomic commit.
+
+    A claimed turn passes its ``lease_token``; an unclaimed one (the step's fast
+    path) passes None, the ``expected_version`` of the instance it ran on and the
+    ``completed_tasks`` whose results it consumed. ``leasing`` says which new tasks
+    the node takes in the same commit.
+    """
     history: list[HistoryEvent] = list(turn.new_events)
     if result.version_name or result.patches:
         started = history[0]
@@ -234,9 +287,13 @@ def plan_commit(
                 parent = _parent_message(instance, completed)
                 if parent is not None:
                     messages.append(parent)
+    task_lease = None
+    if leasing is not None and tasks:
+        tasks, taken = _take_tasks(tasks, leasing)
+        task_lease = leasing.lease if taken else None
     return TurnCommit(
         instance_id=instance.instance_id,
-        lease_token=claimed.lease_token,
+        lease_token=lease_token,
         now=now,
         status=status,
         history=tuple(history),
@@ -251,7 +308,22 @@ def plan_commit(
         children=tuple(children),
         messages=tuple(messages),
         continue_as_new=restart,
+        expected_version=expected_version,
+        completed_tasks=completed_tasks,
+        task_lease=task_lease,
     )
+
+
+def _take_tasks(tasks: list[NewTask], leasing: TaskLeasing) -> tuple[list[NewTask], int]:
+    """Mark the tasks the node takes at once as leased; returns them and the count."""
+    marked: list[NewTask] = []
+    taken = 0
+    for task in tasks:
+        if taken < leasing.limit and leasing.runs_here(task.name):
+            task = NewTask(task.task_id, task.name, task.input, task.task_execution_id, True)
+            taken += 1
+        marked.append(task)
+    return marked, taken
 
 
 def plan_noop(claimed: ClaimedTurn, turn: TurnInput, now: datetime) -> TurnCommit:

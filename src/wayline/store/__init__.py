@@ -14,7 +14,10 @@ def open_store(url: str | Path | Store | None = None) -> Store:
     """Open a store from a URL: ``sqlite:///relative.db``, ``sqlite:////abs/path.db``,
     ``sqlite://:memory:``, a plain file path, or ``postgresql://...``.
 
-    A ``Store`` object is returned unchanged.
+    SQLite takes one option: ``?synchronous=full`` (the default: every commit is
+    fsynced, so nothing accepted is lost even to a power loss) or
+    ``?synchronous=normal`` (faster; survives a killed process, but a power loss or
+    OS crash can lose the last commits). A ``Store`` object is returned unchanged.
     """
     if url is None:
         url = DEFAULT_STORE_URL
@@ -24,14 +27,14 @@ def open_store(url: str | Path | Store | None = None) -> Store:
     if text.startswith("sqlite://"):
         from wayline.store.sqlite import SqliteStore
 
-        path = text[len("sqlite://") :]
+        path, options = _sqlite_options(text)
         if path in (":memory:", "/:memory:"):
-            return SqliteStore(":memory:")
+            return SqliteStore(":memory:", **options)
         if not path.startswith("/"):
             raise StoreError(
                 f"bad SQLite URL {text!r}; use sqlite:///file.db or sqlite:////abs/file.db"
             )
-        return SqliteStore(path[1:] or DEFAULT_STORE_URL[len("sqlite:///") :])
+        return SqliteStore(path[1:] or DEFAULT_STORE_URL[len("sqlite:///") :], **options)
     if text.startswith(("postgresql://", "postgres://")):
         try:
             from wayline.store.postgres import PostgresStore
@@ -48,6 +51,29 @@ def open_store(url: str | Path | Store | None = None) -> Store:
     from wayline.store.sqlite import SqliteStore
 
     return SqliteStore(text)
+
+
+_SQLITE_SYNCHRONOUS = ("full", "normal", "extra")
+
+
+def _sqlite_options(url: str) -> tuple[str, dict[str, str]]:
+    """The path of a ``sqlite://`` URL and its store options (``?synchronous=...``)."""
+    path, _, query = url[len("sqlite://") :].partition("?")
+    options: dict[str, str] = {}
+    for pair in filter(None, query.split("&")):
+        key, _, value = pair.partition("=")
+        if key != "synchronous":
+            raise StoreError(
+                f"unknown SQLite URL option {key!r} in {url!r}; the only option is "
+                "synchronous=full|normal"
+            )
+        if value.lower() not in _SQLITE_SYNCHRONOUS:
+            raise StoreError(
+                f"bad synchronous={value!r} in {url!r}; use full (the default: survives "
+                "power loss) or normal (survives a killed process only)"
+            )
+        options["synchronous"] = value
+    return path, options
 
 
 __all__ = ["DEFAULT_STORE_URL", "Store", "StoreError", "open_store"]

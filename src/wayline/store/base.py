@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Collection
+from concurrent.futures import Future
 from datetime import datetime, timedelta
-from typing import Protocol, runtime_checkable
+from typing import Any, Protocol, runtime_checkable
 
 from wayline.core.events import HistoryEvent
+from wayline.store.commands import WriteCommand
 from wayline.store.types import (
     AppendResult,
     ClaimedTask,
     ClaimedTurn,
+    CommitOutcome,
     InstancePage,
     InstanceQuery,
     InstanceRecord,
@@ -24,8 +27,21 @@ class Store(Protocol):
     """Durable state of every instance: rows and transactions, no workflow code.
 
     Times are passed in (``now``), never read from a clock, so tests control them.
-    Methods are synchronous and thread-safe; the engine calls them off its loop.
+    Methods are synchronous and thread-safe. Every write is a command
+    (``wayline.store.commands``): the named methods apply one and wait, ``submit``
+    queues one without blocking (the engine's way), and a backend may apply commands
+    that are ready together in one transaction (group commit).
     """
+
+    def execute(self, command: WriteCommand) -> Any:
+        """Apply a write command and return its result (blocking)."""
+
+    def submit(self, command: WriteCommand) -> Future[Any]:
+        """Queue a write command; the future holds its result once it is durable."""
+
+    @property
+    def write_transactions(self) -> int:
+        """How many write transactions this store object has committed (a statistic)."""
 
     def create_instance(self, new: NewInstance, *, now: datetime) -> None:
         """Create an instance (PENDING) with ``ExecutionStarted`` in its inbox.
@@ -56,14 +72,18 @@ class Store(Protocol):
 
         Runnable: an unleased (or lease-expired) instance with a visible inbox
         message it may consume in its status (while SUSPENDED only resume or
-        terminate; while PENDING only its start or terminate).
+        terminate; while PENDING only its start or terminate). The cost does not
+        grow with the number of finished or waiting instances.
         """
 
-    def commit_turn(self, commit: TurnCommit) -> None:
+    def commit_turn(self, commit: TurnCommit) -> CommitOutcome:
         """Apply a turn atomically and release its lease.
 
         Raises ``LeaseLostError`` if the lease token no longer matches (another
-        node took the instance over); then nothing is written.
+        node took the instance over), or, for an unclaimed turn, its subclass
+        ``InstanceChangedError`` if the instance is no longer as the turn expected;
+        then nothing is written. Tasks marked ``leased`` come back leased to
+        ``commit.task_lease.owner``.
         """
 
     def release_turn(self, instance_id: str, lease_token: int) -> None:
@@ -101,7 +121,13 @@ class Store(Protocol):
         """
 
     def next_wakeup(self, *, now: datetime) -> datetime | None:
-        """When the earliest not-yet-visible inbox message (a timer) becomes due."""
+        """When a claim of turns may next find work: at or before ``now`` if an
+        instance is runnable now, else the next timer, scheduled start or expiry of a
+        runnable instance's lease; None if nothing is pending."""
+
+    def next_task_visible(self) -> datetime | None:
+        """When a claim of tasks may next find work: the earliest queued task's time
+        (in the past: claimable now) or the earliest lease expiry; None if no tasks."""
 
     def active_children(self, instance_id: str) -> list[InstanceRecord]:
         """Children of an instance that have not finished."""

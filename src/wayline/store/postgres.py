@@ -33,7 +33,8 @@ from psycopg_pool import ConnectionPool, PoolTimeout
 
 from wayline.errors import InstanceAlreadyExistsError, StoreError
 from wayline.store.migrations import load_migrations
-from wayline.store.sql import Cursor, SqlStore
+from wayline.store.rows import Cursor
+from wayline.store.sql import SqlStore
 
 log = logging.getLogger("wayline.store.postgres")
 
@@ -62,6 +63,10 @@ class _PgCursor:
 
     def execute(self, sql: str, params: Sequence[Any] = ()) -> _PgCursor:
         self._cur.execute(to_pyformat(sql), params)
+        return self
+
+    def executemany(self, sql: str, rows: Sequence[Sequence[Any]]) -> _PgCursor:
+        self._cur.executemany(to_pyformat(sql), rows)
         return self
 
     def fetchone(self) -> Any:

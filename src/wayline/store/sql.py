@@ -1,23 +1,26 @@
 """The SQL implementation of ``Store`` shared by every backend.
 
 Backends subclass :class:`SqlStore` and supply a dialect: how to open a
-transaction, the parameter style, and how to lock candidate rows when claiming
+transaction, how to run write commands (one transaction each, or many grouped
+into one), the parameter style, and how to lock candidate rows when claiming
 work. Everything else (the schema's meaning, turn commits, queries) lives here
 once. Times are stored as integer microseconds since the epoch (UTC).
+
+Claims cost the same however many instances have finished or are waiting: see
+``readiness`` for how runnable work is indexed.
 """
 
 from __future__ import annotations
 
-import base64
 import threading
-from collections.abc import Collection, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import AbstractContextManager
-from datetime import UTC, datetime, timedelta
-from typing import Any, Protocol
+from datetime import datetime, timedelta
+from typing import Any
 
 from wayline.core import codec
 from wayline.core.events import (
-    TERMINAL_STATUSES,
     ChildWorkflowFailed,
     ExecutionStarted,
     FailureDetails,
@@ -27,14 +30,49 @@ from wayline.core.events import (
 )
 from wayline.errors import (
     InstanceAlreadyExistsError,
+    InstanceChangedError,
     InstanceNotFoundError,
     InstanceNotTerminalError,
     LeaseLostError,
+)
+from wayline.store.commands import (
+    AppendMessage,
+    ClaimTasks,
+    ClaimTurns,
+    CompleteTask,
+    CreateInstance,
+    ExtendTaskLeases,
+    ExtendTurnLease,
+    PurgeInstance,
+    ReleaseTasks,
+    ReleaseTurn,
+    WriteCommand,
+)
+from wayline.store.queries import count_instances, list_instances
+from wayline.store.readiness import (
+    MARK_READY_SQL,
+    NEXT_READY_SQL,
+    NEXT_RUNNABLE_SQL,
+    NEXT_TASK_SQL,
+    claim_tasks_sql,
+    claim_turns_sql,
+    ready_at_sql,
+    statuses_woken_by,
+)
+from wayline.store.rows import (
+    INSTANCE_COLUMNS,
+    TERMINAL,
+    Cursor,
+    from_micros,
+    instance_from_row,
+    placeholders,
+    to_micros,
 )
 from wayline.store.types import (
     AppendResult,
     ClaimedTask,
     ClaimedTurn,
+    CommitOutcome,
     InboxMessage,
     InstancePage,
     InstanceQuery,
@@ -44,63 +82,7 @@ from wayline.store.types import (
     TurnCommit,
 )
 
-_TERMINAL = tuple(sorted(s.value for s in TERMINAL_STATUSES))
-_INSTANCE_COLUMNS = (
-    "instance_id, name, status, execution_id, created_at, last_updated_at, input, output, "
-    "custom_status, failure, parent_instance_id, parent_task_id, parent_execution_id, "
-    "completed_at, scheduled_start_at, version"
-)
-
-
-def to_micros(moment: datetime) -> int:
-    moment = moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment
-    delta = moment - datetime(1970, 1, 1, tzinfo=UTC)
-    return (delta.days * 86_400 + delta.seconds) * 1_000_000 + delta.microseconds
-
-
-def from_micros(value: int | None) -> datetime | None:
-    if value is None:
-        return None
-    return datetime(1970, 1, 1, tzinfo=UTC) + timedelta(microseconds=value)
-
-
-def _required_time(value: int) -> datetime:
-    moment = from_micros(value)
-    assert moment is not None
-    return moment
-
-
-class Cursor(Protocol):
-    """The slice of a DB-API cursor the SQL layer uses (parameters in ``?`` style)."""
-
-    def execute(self, sql: str, params: Sequence[Any] = ()) -> Any: ...
-
-    def fetchone(self) -> Any: ...
-
-    def fetchall(self) -> list[Any]: ...
-
-    @property
-    def rowcount(self) -> int: ...
-
-
-def _placeholders(count: int) -> str:
-    return ", ".join("?" for _ in range(count))
-
-
-def encode_token(created_at: int, instance_id: str) -> str:
-    raw = f"{created_at}|{instance_id}".encode()
-    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
-
-
-def decode_token(token: str) -> tuple[int, str]:
-    try:
-        raw = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)).decode()
-        created, instance_id = raw.split("|", 1)
-        return int(created), instance_id
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise ValueError(
-            "invalid continuation token; pass the token returned by the previous page"
-        ) from exc
+_TASK_COLUMNS = "id, instance_id, execution_id, task_id, name, input, attempt, task_execution_id"
 
 
 class SqlStore:
@@ -110,9 +92,27 @@ class SqlStore:
     claim_lock_clause = ""
     #: Appended to a SELECT of one row that the transaction will update (``FOR UPDATE``).
     row_lock_clause = ""
+    #: Appended to ``FROM instances`` in claims to pin the ready index, where possible.
+    ready_index_hint = ""
 
     def __init__(self) -> None:
         self._closed = threading.Event()
+        self._write_transactions = 0
+        self._count_lock = threading.Lock()
+        self._submit_pool: ThreadPoolExecutor | None = None
+        self._handlers: dict[type[Any], Callable[[Cursor, Any], Any]] = {
+            CreateInstance: self._create_instance,
+            AppendMessage: self._append_message,
+            ClaimTurns: self._claim_turns,
+            ReleaseTurn: self._release_turn,
+            ExtendTurnLease: self._extend_turn_lease,
+            TurnCommit: self._commit_turn,
+            ClaimTasks: self._claim_tasks,
+            ExtendTaskLeases: self._extend_task_leases,
+            ReleaseTasks: self._release_tasks,
+            CompleteTask: self._complete_task,
+            PurgeInstance: self._purge_instance,
+        }
 
     # ----- dialect hooks -------------------------------------------------------------------
 
@@ -129,36 +129,52 @@ class SqlStore:
 
     def close(self) -> None:
         self._closed.set()
+        if self._submit_pool is not None:
+            self._submit_pool.shutdown(wait=True)
+
+    def execute(self, command: WriteCommand) -> Any:
+        """Apply one write command and return its result (blocking).
+
+        The default runs it in its own transaction on the calling thread; a dialect
+        with group commit hands it to its writer instead.
+        """
+        with self.transaction() as cur:
+            result = self.apply(cur, command)
+        self._count_write()
+        return result
+
+    def submit(self, command: WriteCommand) -> Future[Any]:
+        """Queue a write command without blocking; the future holds its result."""
+        if self._submit_pool is None:
+            with self._count_lock:
+                if self._submit_pool is None:
+                    self._submit_pool = ThreadPoolExecutor(4, thread_name_prefix="wayline-write")
+        return self._submit_pool.submit(self.execute, command)
+
+    # ----- commands ------------------------------------------------------------------------
+
+    def apply(self, cur: Cursor, command: WriteCommand) -> Any:
+        """Apply a command inside the caller's transaction (an error leaves it to the
+        caller to roll back)."""
+        return self._handlers[type(command)](cur, command)
+
+    @property
+    def write_transactions(self) -> int:
+        """How many write transactions this store object has committed."""
+        return self._write_transactions
+
+    def _count_write(self, transactions: int = 1) -> None:
+        with self._count_lock:
+            self._write_transactions += transactions
 
     # ----- row helpers ------------------------------------------------------------------
 
-    @staticmethod
-    def _instance_from_row(row: Sequence[Any]) -> InstanceRecord:
-        return InstanceRecord(
-            instance_id=row[0],
-            name=row[1],
-            status=WorkflowStatus(row[2]),
-            execution_id=row[3],
-            created_at=_required_time(row[4]),
-            last_updated_at=_required_time(row[5]),
-            input=row[6],
-            output=row[7],
-            custom_status=row[8],
-            failure=codec.decode_failure(row[9]),
-            parent_instance_id=row[10],
-            parent_task_id=row[11],
-            parent_execution_id=row[12],
-            completed_at=from_micros(row[13]),
-            scheduled_start_at=from_micros(row[14]),
-            version=row[15],
-        )
-
     def _load_instance(self, cur: Cursor, instance_id: str) -> InstanceRecord | None:
         cur.execute(
-            f"SELECT {_INSTANCE_COLUMNS} FROM instances WHERE instance_id = ?", (instance_id,)
+            f"SELECT {INSTANCE_COLUMNS} FROM instances WHERE instance_id = ?", (instance_id,)
         )
         row = cur.fetchone()
-        return None if row is None else self._instance_from_row(row)
+        return None if row is None else instance_from_row(row)
 
     @staticmethod
     def _insert_message(
@@ -168,18 +184,34 @@ class SqlStore:
         *,
         visible_at: datetime,
         execution_id: str | None = None,
+        status: str | None = None,
     ) -> None:
+        """Queue an event. ``status``: the instance's status, read with its row locked;
+        if it lets the event start a turn, the instance becomes runnable from
+        ``visible_at``. (A commit of the instance itself passes None: it recomputes
+        its readiness at the end.)"""
+        kind = type(event).__name__
+        visible_us = to_micros(visible_at)
         cur.execute(
             "INSERT INTO inbox (instance_id, execution_id, kind, event, visible_at) "
             "VALUES (?, ?, ?, ?, ?)",
-            (
-                instance_id,
-                execution_id,
-                type(event).__name__,
-                codec.encode_event(event),
-                to_micros(visible_at),
-            ),
+            (instance_id, execution_id, kind, codec.encode_event(event), visible_us),
         )
+        if status is not None and status in statuses_woken_by(kind):
+            cur.execute(MARK_READY_SQL, (visible_us, instance_id, visible_us))
+
+    def _lock_status(self, cur: Cursor, instance_id: str) -> tuple[str, str] | None:
+        """The instance's status and execution id, its row locked for the rest of the
+        transaction. Every write to an instance's inbox takes this lock first, as its
+        commits do: where writers run concurrently (PostgreSQL), a commit that
+        recomputes readiness can then never miss a message added meanwhile."""
+        cur.execute(
+            "SELECT status, execution_id FROM instances "
+            f"WHERE instance_id = ?{self.row_lock_clause}",
+            (instance_id,),
+        )
+        row = cur.fetchone()
+        return None if row is None else (row[0], row[1])
 
     def _delete_instance_rows(self, cur: Cursor, instance_id: str) -> None:
         for table in ("history", "inbox", "tasks", "instances"):
@@ -195,17 +227,18 @@ class SqlStore:
         # stalled turn of the old run can never match a token of the new one.
         lease_token = 0
         if row is not None:
-            if row[0] not in _TERMINAL:
+            if row[0] not in TERMINAL:
                 raise InstanceAlreadyExistsError(new.instance_id)
             lease_token = row[1]
             self._delete_instance_rows(cur, new.instance_id)
         parent = new.parent
         now_us = to_micros(now)
+        visible_at = max(new.start_at, now) if new.start_at else now
         cur.execute(
             "INSERT INTO instances (instance_id, name, status, execution_id, created_at, "
             "last_updated_at, input, parent_instance_id, parent_task_id, parent_execution_id, "
-            "scheduled_start_at, version, lease_token) "
-            f"VALUES ({_placeholders(11)}, 0, ?)",
+            "scheduled_start_at, version, lease_token, ready_at) "
+            f"VALUES ({placeholders(11)}, 0, ?, ?)",
             (
                 new.instance_id,
                 new.name,
@@ -219,6 +252,7 @@ class SqlStore:
                 parent.execution_id if parent else None,
                 to_micros(new.start_at) if new.start_at else None,
                 lease_token,
+                to_micros(visible_at),
             ),
         )
         started = ExecutionStarted(
@@ -230,14 +264,75 @@ class SqlStore:
             parent=parent,
             scheduled_start=new.start_at,
         )
-        visible_at = max(new.start_at, now) if new.start_at else now
         self._insert_message(cur, new.instance_id, started, visible_at=visible_at)
 
-    # ----- Store API: instances ----------------------------------------------------------
+    # ----- Store API: the blocking forms of the commands -----------------------------------
 
     def create_instance(self, new: NewInstance, *, now: datetime) -> None:
-        with self.transaction() as cur:
-            self._insert_instance(cur, new, now)
+        self.execute(CreateInstance(new, now))
+
+    def append_message(
+        self, instance_id: str, event: HistoryEvent, *, now: datetime
+    ) -> AppendResult:
+        result: AppendResult = self.execute(AppendMessage(instance_id, event, now))
+        return result
+
+    def claim_turns(
+        self,
+        *,
+        owner: str,
+        workflow_names: Collection[str] | None,
+        now: datetime,
+        lease: timedelta,
+        limit: int,
+    ) -> list[ClaimedTurn]:
+        claimed: list[ClaimedTurn] = self.execute(
+            ClaimTurns(owner, workflow_names, now, lease, limit)
+        )
+        return claimed
+
+    def release_turn(self, instance_id: str, lease_token: int) -> None:
+        self.execute(ReleaseTurn(instance_id, lease_token))
+
+    def extend_turn_lease(self, instance_id: str, lease_token: int, *, until: datetime) -> bool:
+        return bool(self.execute(ExtendTurnLease(instance_id, lease_token, until)))
+
+    def commit_turn(self, commit: TurnCommit) -> CommitOutcome:
+        outcome: CommitOutcome = self.execute(commit)
+        return outcome
+
+    def claim_tasks(
+        self,
+        *,
+        owner: str,
+        activity_names: Collection[str] | None,
+        now: datetime,
+        lease: timedelta,
+        limit: int,
+    ) -> list[ClaimedTask]:
+        claimed: list[ClaimedTask] = self.execute(
+            ClaimTasks(owner, activity_names, now, lease, limit)
+        )
+        return claimed
+
+    def extend_task_leases(self, keys: Collection[int], *, owner: str, until: datetime) -> None:
+        if keys:
+            self.execute(ExtendTaskLeases(tuple(keys), owner, until))
+
+    def release_tasks(self, keys: Collection[int], *, owner: str) -> None:
+        if keys:
+            self.execute(ReleaseTasks(tuple(keys), owner))
+
+    def complete_task(self, task: ClaimedTask, result: TaskResult, *, now: datetime) -> bool:
+        return bool(self.execute(CompleteTask(task, result, now)))
+
+    def purge_instance(self, instance_id: str, *, recursive: bool = True) -> int:
+        return int(self.execute(PurgeInstance(instance_id, recursive)))
+
+    # ----- instances -------------------------------------------------------------------------
+
+    def _create_instance(self, cur: Cursor, command: CreateInstance) -> None:
+        self._insert_instance(cur, command.new, command.now)
 
     def get_instance(self, instance_id: str) -> InstanceRecord | None:
         with self.read() as cur:
@@ -250,179 +345,162 @@ class SqlStore:
             )
             return [codec.decode_event(row[0]) for row in cur.fetchall()]
 
-    def append_message(
-        self, instance_id: str, event: HistoryEvent, *, now: datetime
-    ) -> AppendResult:
-        with self.transaction() as cur:
-            cur.execute("SELECT status FROM instances WHERE instance_id = ?", (instance_id,))
-            row = cur.fetchone()
-            if row is None:
-                return AppendResult.NOT_FOUND
-            if row[0] in _TERMINAL:
-                return AppendResult.FINISHED
-            self._insert_message(cur, instance_id, event, visible_at=now)
-            return AppendResult.APPENDED
+    def _append_message(self, cur: Cursor, command: AppendMessage) -> AppendResult:
+        found = self._lock_status(cur, command.instance_id)
+        if found is None:
+            return AppendResult.NOT_FOUND
+        if found[0] in TERMINAL:
+            return AppendResult.FINISHED
+        self._insert_message(
+            cur, command.instance_id, command.event, visible_at=command.now, status=found[0]
+        )
+        return AppendResult.APPENDED
 
     # ----- turns ---------------------------------------------------------------------------
 
-    def claim_turns(
-        self,
-        *,
-        owner: str,
-        workflow_names: Collection[str] | None,
-        now: datetime,
-        lease: timedelta,
-        limit: int,
-    ) -> list[ClaimedTurn]:
-        now_us = to_micros(now)
-        name_filter, name_params = "", []
-        if workflow_names is not None:
-            if not workflow_names:
-                return []
-            name_filter = f" AND i.name IN ({_placeholders(len(workflow_names))})"
-            name_params = list(workflow_names)
-        with self.transaction() as cur:
-            cur.execute(
-                "SELECT i.instance_id FROM instances i WHERE i.instance_id IN ("
-                " SELECT m.instance_id FROM inbox m JOIN instances j"
-                "  ON j.instance_id = m.instance_id"
-                " WHERE m.visible_at <= ? AND CASE j.status"
-                "  WHEN 'SUSPENDED' THEN m.kind IN ('ExecutionResumed', 'ExecutionTerminated')"
-                "  WHEN 'PENDING' THEN m.kind IN ('ExecutionStarted', 'ExecutionTerminated')"
-                "  ELSE 1 = 1 END"
-                # A finished instance is never runnable: where writers are not serialized
-                # (PostgreSQL) an event can land just after the final commit; it waits
-                # there, harmless, until a purge or a new run of the id removes it.
-                f"  AND j.status NOT IN ({_placeholders(len(_TERMINAL))}))"
-                " AND (i.lease_expires_at IS NULL OR i.lease_expires_at < ?)"
-                f"{name_filter} ORDER BY i.last_updated_at LIMIT ?{self.claim_lock_clause}",
-                (now_us, *_TERMINAL, now_us, *name_params, limit),
+    def _claim_turns(self, cur: Cursor, command: ClaimTurns) -> list[ClaimedTurn]:
+        now_us = to_micros(command.now)
+        names = command.workflow_names
+        if names is not None and not names:
+            return []
+        cur.execute(
+            claim_turns_sql(
+                None if names is None else len(names),
+                self.claim_lock_clause,
+                self.ready_index_hint,
+            ),
+            (now_us, now_us, *(names or ()), command.limit),
+        )
+        ids = [row[0] for row in cur.fetchall()]
+        if not ids:
+            return []
+        marks = placeholders(len(ids))
+        cur.execute(
+            "UPDATE instances SET lease_owner = ?, lease_expires_at = ?, "
+            f"lease_token = lease_token + 1 WHERE instance_id IN ({marks})",
+            (command.owner, to_micros(command.now + command.lease), *ids),
+        )
+        cur.execute(
+            f"SELECT {INSTANCE_COLUMNS}, lease_token FROM instances WHERE instance_id IN ({marks})",
+            ids,
+        )
+        rows = {row[0]: row for row in cur.fetchall()}
+        cur.execute(
+            "SELECT id, instance_id, execution_id, event FROM inbox "
+            f"WHERE instance_id IN ({marks}) AND visible_at <= ? ORDER BY id",
+            (*ids, now_us),
+        )
+        messages: dict[str, list[InboxMessage]] = {i: [] for i in ids}
+        for msg_id, instance_id, execution_id, event in cur.fetchall():
+            messages[instance_id].append(
+                InboxMessage(id=msg_id, event=codec.decode_event(event), execution_id=execution_id)
             )
-            ids = [row[0] for row in cur.fetchall()]
-            if not ids:
-                return []
-            marks = _placeholders(len(ids))
-            cur.execute(
-                "UPDATE instances SET lease_owner = ?, lease_expires_at = ?, "
-                f"lease_token = lease_token + 1 WHERE instance_id IN ({marks})",
-                (owner, to_micros(now + lease), *ids),
-            )
-            cur.execute(
-                f"SELECT {_INSTANCE_COLUMNS}, lease_token FROM instances "
-                f"WHERE instance_id IN ({marks})",
-                ids,
-            )
-            rows = {row[0]: row for row in cur.fetchall()}
-            cur.execute(
-                "SELECT id, instance_id, execution_id, event FROM inbox "
-                f"WHERE instance_id IN ({marks}) AND visible_at <= ? ORDER BY id",
-                (*ids, now_us),
-            )
-            messages: dict[str, list[InboxMessage]] = {i: [] for i in ids}
-            for msg_id, instance_id, execution_id, event in cur.fetchall():
-                messages[instance_id].append(
-                    InboxMessage(
-                        id=msg_id, event=codec.decode_event(event), execution_id=execution_id
-                    )
-                )
         return [
             ClaimedTurn(
-                instance=self._instance_from_row(rows[i]),
+                instance=instance_from_row(rows[i]),
                 messages=tuple(messages[i]),
                 lease_token=rows[i][16],
             )
             for i in ids
         ]
 
-    def release_turn(self, instance_id: str, lease_token: int) -> None:
-        with self.transaction() as cur:
-            cur.execute(
-                "UPDATE instances SET lease_owner = NULL, lease_expires_at = NULL "
-                "WHERE instance_id = ? AND lease_token = ?",
-                (instance_id, lease_token),
-            )
+    def _release_turn(self, cur: Cursor, command: ReleaseTurn) -> None:
+        cur.execute(
+            "UPDATE instances SET lease_owner = NULL, lease_expires_at = NULL "
+            "WHERE instance_id = ? AND lease_token = ?",
+            (command.instance_id, command.lease_token),
+        )
 
-    def extend_turn_lease(self, instance_id: str, lease_token: int, *, until: datetime) -> bool:
-        with self.transaction() as cur:
-            cur.execute(
-                "UPDATE instances SET lease_expires_at = ? "
-                "WHERE instance_id = ? AND lease_token = ? AND lease_owner IS NOT NULL",
-                (to_micros(until), instance_id, lease_token),
-            )
-            return cur.rowcount == 1
+    def _extend_turn_lease(self, cur: Cursor, command: ExtendTurnLease) -> bool:
+        cur.execute(
+            "UPDATE instances SET lease_expires_at = ? "
+            "WHERE instance_id = ? AND lease_token = ? AND lease_owner IS NOT NULL",
+            (to_micros(command.until), command.instance_id, command.lease_token),
+        )
+        return bool(cur.rowcount == 1)
 
-    def commit_turn(self, commit: TurnCommit) -> None:
-        with self.transaction() as cur:
-            cur.execute(
-                "SELECT lease_token, execution_id, lease_owner FROM instances "
-                f"WHERE instance_id = ?{self.row_lock_clause}",
-                (commit.instance_id,),
-            )
-            row = cur.fetchone()
+    def _commit_turn(self, cur: Cursor, commit: TurnCommit) -> CommitOutcome:
+        iid = commit.instance_id
+        cur.execute(
+            "SELECT lease_token, execution_id, lease_owner, lease_expires_at, version, status, "
+            f"history_length FROM instances WHERE instance_id = ?{self.row_lock_clause}",
+            (iid,),
+        )
+        row = cur.fetchone()
+        if commit.expected_version is None:
             # A lease ends with its commit (or release): a repeated commit of the same
             # turn (a worker retrying a call that did succeed) must not apply twice.
             if row is None or row[0] != commit.lease_token or row[2] is None:
                 raise LeaseLostError(
-                    f"the lease on workflow instance '{commit.instance_id}' was taken over "
-                    "by another node or already ended; this turn's results were discarded "
-                    "and the instance's next turn will redo it"
+                    f"the lease on workflow instance '{iid}' was taken over by another "
+                    "node or already ended; this turn's results were discarded and the "
+                    "instance's next turn will redo it"
                 )
-            self._apply_commit(cur, commit, old_execution_id=row[1])
+        elif (
+            row is None
+            or row[4] != commit.expected_version
+            or row[5] != WorkflowStatus.RUNNING.value
+            or (row[2] is not None and row[3] > to_micros(commit.now))
+        ):
+            raise InstanceChangedError(
+                f"workflow instance '{iid}' changed since this node last ran it; the turn "
+                "was discarded and its inputs go through the inbox instead"
+            )
+        if commit.completed_tasks:
+            cur.execute(
+                "DELETE FROM tasks WHERE instance_id = ? AND execution_id = ? "
+                f"AND id IN ({placeholders(len(commit.completed_tasks))})",
+                (iid, row[1], *commit.completed_tasks),
+            )
+            if cur.rowcount != len(commit.completed_tasks):
+                raise InstanceChangedError(
+                    f"an activity task of workflow instance '{iid}' was already completed "
+                    "(its lease had expired and another worker ran it); this result was "
+                    "discarded"
+                )
+        return self._apply_commit(
+            cur,
+            commit,
+            old_execution_id=row[1],
+            old_status=row[5],
+            history_length=row[6],
+            version=row[4] + 1,
+        )
 
-    def _apply_commit(self, cur: Cursor, commit: TurnCommit, *, old_execution_id: str) -> None:
+    def _apply_commit(
+        self,
+        cur: Cursor,
+        commit: TurnCommit,
+        *,
+        old_execution_id: str,
+        old_status: str,
+        history_length: int,
+        version: int,
+    ) -> CommitOutcome:
         iid, now = commit.instance_id, commit.now
         now_us = to_micros(now)
         restart = commit.continue_as_new
         if restart is not None:
             cur.execute("DELETE FROM history WHERE instance_id = ?", (iid,))
+            history_length = 0
         if commit.history:
-            cur.execute("SELECT COALESCE(MAX(seq), -1) FROM history WHERE instance_id = ?", (iid,))
-            next_seq = cur.fetchone()[0] + 1
-            for offset, event in enumerate(commit.history):
-                cur.execute(
-                    "INSERT INTO history (instance_id, seq, event) VALUES (?, ?, ?)",
-                    (iid, next_seq + offset, codec.encode_event(event)),
-                )
+            cur.executemany(
+                "INSERT INTO history (instance_id, seq, event) VALUES (?, ?, ?)",
+                [
+                    (iid, history_length + offset, codec.encode_event(event))
+                    for offset, event in enumerate(commit.history)
+                ],
+            )
+        history_length += len(commit.history)
         if commit.consumed:
             cur.execute(
                 "DELETE FROM inbox WHERE instance_id = ? "
-                f"AND id IN ({_placeholders(len(commit.consumed))})",
+                f"AND id IN ({placeholders(len(commit.consumed))})",
                 (iid, *commit.consumed),
             )
         terminal = commit.status.is_terminal
         execution_id = restart.execution_id if restart else old_execution_id
-        cur.execute(
-            "UPDATE instances SET status = ?, output = ?, custom_status = ?, failure = ?, "
-            "last_updated_at = ?, completed_at = ?, version = version + 1, "
-            "execution_id = ?, input = CASE WHEN ? THEN ? ELSE input END, "
-            "lease_owner = NULL, lease_expires_at = NULL WHERE instance_id = ?",
-            (
-                commit.status.value,
-                commit.output,
-                commit.custom_status,
-                codec.encode_failure(commit.failure),
-                now_us,
-                now_us if terminal else None,
-                execution_id,
-                restart is not None,
-                restart.input if restart else None,
-                iid,
-            ),
-        )
-        for task in commit.tasks:
-            cur.execute(
-                "INSERT INTO tasks (instance_id, execution_id, task_id, name, input, "
-                "task_execution_id, created_at, attempt) VALUES (?, ?, ?, ?, ?, ?, ?, 0)",
-                (
-                    iid,
-                    execution_id,
-                    task.task_id,
-                    task.name,
-                    task.input,
-                    task.task_execution_id,
-                    now_us,
-                ),
-            )
+        leased = self._insert_tasks(cur, commit, execution_id, now_us)
         for timer in commit.timers:
             self._insert_message(
                 cur, iid, timer, visible_at=timer.fire_at, execution_id=execution_id
@@ -435,28 +513,108 @@ class SqlStore:
             cur.execute("DELETE FROM inbox WHERE instance_id = ?", (iid,))
             cur.execute("DELETE FROM tasks WHERE instance_id = ?", (iid,))
         elif restart is not None:
-            # Results and timers of the old execution must not reach the new one.
+            self._restart(cur, commit, restart.execution_id, old_execution_id)
+        ready_at, ready_params = ready_at_sql(iid, commit.status)
+        # Only what may have changed is SET: an index whose columns are not in the SET
+        # list is not rewritten, and every page a commit touches is written again.
+        changes: list[tuple[str, Any]] = [
+            ("output = ?", commit.output),
+            ("custom_status = ?", commit.custom_status),
+            ("failure = ?", codec.encode_failure(commit.failure)),
+            ("last_updated_at = ?", now_us),
+            ("version = ?", version),
+            ("history_length = ?", history_length),
+            # An unclaimed commit also moves the token on: a node whose expired lease it
+            # overrides can no longer commit with its old token.
+            ("lease_token = lease_token + ?", 0 if commit.expected_version is None else 1),
+        ]
+        if commit.status.value != old_status:
+            changes.append(("status = ?", commit.status.value))
+        if terminal:
+            changes.append(("completed_at = ?", now_us))
+        if restart is not None:
+            changes.extend([("execution_id = ?", execution_id), ("input = ?", restart.input)])
+        cur.execute(
+            f"UPDATE instances SET {', '.join(sql for sql, _ in changes)}, "
+            f"lease_owner = NULL, lease_expires_at = NULL, ready_at = {ready_at} "
+            "WHERE instance_id = ? RETURNING ready_at",
+            (*(value for _, value in changes), *ready_params, iid),
+        )
+        return CommitOutcome(
+            version=version, leased_tasks=leased, ready_at=from_micros(cur.fetchone()[0])
+        )
+
+    def _insert_tasks(
+        self, cur: Cursor, commit: TurnCommit, execution_id: str, now_us: int
+    ) -> tuple[ClaimedTask, ...]:
+        """Queue the turn's tasks; those marked ``leased`` go to the committing node."""
+        lease = commit.task_lease
+        leased: list[ClaimedTask] = []
+        for task in commit.tasks:
+            owned = task.leased and lease is not None
+            until_us = to_micros(lease.until) if owned and lease is not None else None
             cur.execute(
-                "DELETE FROM inbox WHERE instance_id = ? AND execution_id = ?",
-                (iid, old_execution_id),
+                "INSERT INTO tasks (instance_id, execution_id, task_id, name, input, "
+                "task_execution_id, created_at, attempt, lease_owner, lease_expires_at, "
+                "visible_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
+                (
+                    commit.instance_id,
+                    execution_id,
+                    task.task_id,
+                    task.name,
+                    task.input,
+                    task.task_execution_id,
+                    now_us,
+                    1 if owned else 0,
+                    lease.owner if owned and lease is not None else None,
+                    until_us,
+                    until_us if until_us is not None else now_us,
+                ),
             )
-            cur.execute(
-                "DELETE FROM tasks WHERE instance_id = ? AND execution_id = ?",
-                (iid, old_execution_id),
-            )
-            record = self._load_instance(cur, iid)
-            assert record is not None
-            started = ExecutionStarted(
-                timestamp=now,
-                name=record.name,
-                instance_id=iid,
-                execution_id=restart.execution_id,
-                input=restart.input,
-                parent=self._parent_of(record),
-            )
-            self._insert_message(cur, iid, started, visible_at=now)
-            for event in restart.carryover_events:
-                self._insert_message(cur, iid, event, visible_at=now)
+            key = cur.fetchone()[0]
+            if owned:
+                leased.append(
+                    ClaimedTask(
+                        key=key,
+                        instance_id=commit.instance_id,
+                        execution_id=execution_id,
+                        task_id=task.task_id,
+                        name=task.name,
+                        input=task.input,
+                        attempt=1,
+                        task_execution_id=task.task_execution_id,
+                    )
+                )
+        return tuple(leased)
+
+    def _restart(
+        self, cur: Cursor, commit: TurnCommit, execution_id: str, old_execution_id: str
+    ) -> None:
+        """Continue as new: drop the old execution's inputs, queue the new start."""
+        assert commit.continue_as_new is not None
+        iid, now = commit.instance_id, commit.now
+        # Results and timers of the old execution must not reach the new one.
+        cur.execute(
+            "DELETE FROM inbox WHERE instance_id = ? AND execution_id = ?",
+            (iid, old_execution_id),
+        )
+        cur.execute(
+            "DELETE FROM tasks WHERE instance_id = ? AND execution_id = ?",
+            (iid, old_execution_id),
+        )
+        record = self._load_instance(cur, iid)
+        assert record is not None
+        started = ExecutionStarted(
+            timestamp=now,
+            name=record.name,
+            instance_id=iid,
+            execution_id=execution_id,
+            input=commit.continue_as_new.input,
+            parent=self._parent_of(record),
+        )
+        self._insert_message(cur, iid, started, visible_at=now)
+        for event in commit.continue_as_new.carryover_events:
+            self._insert_message(cur, iid, event, visible_at=now)
 
     @staticmethod
     def _parent_of(record: InstanceRecord) -> ParentInfo | None:
@@ -479,8 +637,14 @@ class SqlStore:
                 task_scheduled_id=child.parent.task_scheduled_id,
                 failure=FailureDetails(message=str(exc), error_type=type(exc).__name__),
             )
+            # The parent is the committing instance: its readiness is recomputed at
+            # the end of the commit.
             self._insert_message(
-                cur, parent_id, failed, visible_at=now, execution_id=child.parent.execution_id
+                cur,
+                parent_id,
+                failed,
+                visible_at=now,
+                execution_id=child.parent.execution_id,
             )
 
     def _deliver(
@@ -491,179 +655,124 @@ class SqlStore:
         execution_id: str | None,
         now: datetime,
     ) -> None:
-        cur.execute(
-            "SELECT status, execution_id FROM instances WHERE instance_id = ?", (instance_id,)
+        found = self._lock_status(cur, instance_id)
+        if found is None or found[0] in TERMINAL:
+            return
+        if execution_id is not None and found[1] != execution_id:
+            return
+        self._insert_message(
+            cur, instance_id, event, visible_at=now, execution_id=execution_id, status=found[0]
         )
-        row = cur.fetchone()
-        if row is None or row[0] in _TERMINAL:
-            return
-        if execution_id is not None and row[1] != execution_id:
-            return
-        self._insert_message(cur, instance_id, event, visible_at=now, execution_id=execution_id)
 
     # ----- activity tasks ------------------------------------------------------------------
 
-    def claim_tasks(
-        self,
-        *,
-        owner: str,
-        activity_names: Collection[str] | None,
-        now: datetime,
-        lease: timedelta,
-        limit: int,
-    ) -> list[ClaimedTask]:
-        now_us = to_micros(now)
-        name_filter, name_params = "", []
-        if activity_names is not None:
-            if not activity_names:
-                return []
-            name_filter = f" AND name IN ({_placeholders(len(activity_names))})"
-            name_params = list(activity_names)
-        with self.transaction() as cur:
-            cur.execute(
-                "SELECT id FROM tasks WHERE (lease_expires_at IS NULL OR lease_expires_at < ?)"
-                f"{name_filter} ORDER BY id LIMIT ?{self.claim_lock_clause}",
-                (now_us, *name_params, limit),
-            )
-            keys = [row[0] for row in cur.fetchall()]
-            if not keys:
-                return []
-            marks = _placeholders(len(keys))
-            cur.execute(
-                "UPDATE tasks SET lease_owner = ?, lease_expires_at = ?, attempt = attempt + 1 "
-                f"WHERE id IN ({marks})",
-                (owner, to_micros(now + lease), *keys),
-            )
-            cur.execute(
-                "SELECT id, instance_id, execution_id, task_id, name, input, attempt, "
-                "task_execution_id FROM tasks "
-                f"WHERE id IN ({marks}) ORDER BY id",
-                keys,
-            )
-            return [ClaimedTask(*row) for row in cur.fetchall()]
-
-    def extend_task_leases(self, keys: Collection[int], *, owner: str, until: datetime) -> None:
+    def _claim_tasks(self, cur: Cursor, command: ClaimTasks) -> list[ClaimedTask]:
+        now_us = to_micros(command.now)
+        names = command.activity_names
+        if names is not None and not names:
+            return []
+        cur.execute(
+            claim_tasks_sql(None if names is None else len(names), self.claim_lock_clause),
+            (now_us, *(names or ()), command.limit),
+        )
+        keys = [row[0] for row in cur.fetchall()]
         if not keys:
-            return
-        with self.transaction() as cur:
-            cur.execute(
-                "UPDATE tasks SET lease_expires_at = ? WHERE lease_owner = ? "
-                f"AND id IN ({_placeholders(len(keys))})",
-                (to_micros(until), owner, *keys),
-            )
+            return []
+        marks = placeholders(len(keys))
+        until_us = to_micros(command.now + command.lease)
+        cur.execute(
+            "UPDATE tasks SET lease_owner = ?, lease_expires_at = ?, visible_at = ?, "
+            f"attempt = attempt + 1 WHERE id IN ({marks})",
+            (command.owner, until_us, until_us, *keys),
+        )
+        cur.execute(f"SELECT {_TASK_COLUMNS} FROM tasks WHERE id IN ({marks}) ORDER BY id", keys)
+        return [ClaimedTask(*row) for row in cur.fetchall()]
 
-    def release_tasks(self, keys: Collection[int], *, owner: str) -> None:
-        if not keys:
-            return
-        with self.transaction() as cur:
-            cur.execute(
-                "UPDATE tasks SET lease_owner = NULL, lease_expires_at = NULL, "
-                "attempt = attempt - 1 WHERE lease_owner = ? "
-                f"AND id IN ({_placeholders(len(keys))})",
-                (owner, *keys),
-            )
+    def _extend_task_leases(self, cur: Cursor, command: ExtendTaskLeases) -> None:
+        until_us = to_micros(command.until)
+        cur.execute(
+            "UPDATE tasks SET lease_expires_at = ?, visible_at = ? WHERE lease_owner = ? "
+            f"AND id IN ({placeholders(len(command.keys))})",
+            (until_us, until_us, command.owner, *command.keys),
+        )
 
-    def complete_task(self, task: ClaimedTask, result: TaskResult, *, now: datetime) -> bool:
-        with self.transaction() as cur:
-            cur.execute(
-                "DELETE FROM tasks WHERE id = ? AND instance_id = ? AND execution_id = ?",
-                (task.key, task.instance_id, task.execution_id),
-            )
-            if cur.rowcount != 1:
-                return False
-            self._insert_message(
-                cur, task.instance_id, result, visible_at=now, execution_id=task.execution_id
-            )
-            return True
+    def _release_tasks(self, cur: Cursor, command: ReleaseTasks) -> None:
+        cur.execute(
+            "UPDATE tasks SET lease_owner = NULL, lease_expires_at = NULL, "
+            "visible_at = created_at, attempt = attempt - 1 WHERE lease_owner = ? "
+            f"AND id IN ({placeholders(len(command.keys))})",
+            (command.owner, *command.keys),
+        )
+
+    def _complete_task(self, cur: Cursor, command: CompleteTask) -> bool:
+        task = command.task
+        found = self._lock_status(cur, task.instance_id)  # the instance row, then its tasks
+        if found is None:
+            return False
+        cur.execute(
+            "DELETE FROM tasks WHERE id = ? AND instance_id = ? AND execution_id = ?",
+            (task.key, task.instance_id, task.execution_id),
+        )
+        if cur.rowcount != 1:
+            return False
+        self._insert_message(
+            cur,
+            task.instance_id,
+            command.result,
+            visible_at=command.now,
+            execution_id=task.execution_id,
+            status=found[0],
+        )
+        return True
 
     # ----- timers, queries, purge ------------------------------------------------------
 
     def next_wakeup(self, *, now: datetime) -> datetime | None:
+        now_us = to_micros(now)
         with self.read() as cur:
-            cur.execute("SELECT MIN(visible_at) FROM inbox WHERE visible_at > ?", (to_micros(now),))
+            cur.execute(NEXT_READY_SQL, (now_us,))
             row = cur.fetchone()
-            return from_micros(row[0]) if row and row[0] is not None else None
+            future = row[0] if row else None
+            cur.execute(NEXT_RUNNABLE_SQL, (now_us, now_us))
+            current = cur.fetchone()[0]
+        moments = [m for m in (future, current) if m is not None]
+        return from_micros(min(moments)) if moments else None
+
+    def next_task_visible(self) -> datetime | None:
+        with self.read() as cur:
+            cur.execute(NEXT_TASK_SQL)
+            return from_micros(cur.fetchone()[0])
 
     def active_children(self, instance_id: str) -> list[InstanceRecord]:
         with self.read() as cur:
             cur.execute(
-                f"SELECT {_INSTANCE_COLUMNS} FROM instances WHERE parent_instance_id = ? "
-                f"AND status NOT IN ({_placeholders(len(_TERMINAL))})",
-                (instance_id, *_TERMINAL),
+                f"SELECT {INSTANCE_COLUMNS} FROM instances WHERE parent_instance_id = ? "
+                f"AND status NOT IN ({placeholders(len(TERMINAL))})",
+                (instance_id, *TERMINAL),
             )
-            return [self._instance_from_row(row) for row in cur.fetchall()]
-
-    @staticmethod
-    def _where(query: InstanceQuery) -> tuple[str, list[Any]]:
-        clauses: list[str] = []
-        params: list[Any] = []
-        if query.statuses:
-            statuses = [WorkflowStatus(s).value for s in query.statuses]
-            clauses.append(f"status IN ({_placeholders(len(statuses))})")
-            params.extend(statuses)
-        if query.name is not None:
-            clauses.append("name = ?")
-            params.append(query.name)
-        for column, bound, op in (
-            ("created_at", query.created_from, ">="),
-            ("created_at", query.created_to, "<"),
-            ("completed_at", query.completed_from, ">="),
-            ("completed_at", query.completed_to, "<"),
-        ):
-            if bound is not None:
-                clauses.append(f"{column} {op} ?")
-                params.append(to_micros(bound))
-        if query.parent_instance_id is not None:
-            clauses.append("parent_instance_id = ?")
-            params.append(query.parent_instance_id)
-        if query.instance_id_prefix:
-            clauses.append("substr(instance_id, 1, ?) = ?")
-            params.extend([len(query.instance_id_prefix), query.instance_id_prefix])
-        return (" WHERE " + " AND ".join(clauses)) if clauses else "", params
+            return [instance_from_row(row) for row in cur.fetchall()]
 
     def list_instances(self, query: InstanceQuery) -> InstancePage:
-        if query.page_size < 1:
-            raise ValueError("page_size must be at least 1")
-        where, params = self._where(query)
-        if query.continuation_token:
-            created, after_id = decode_token(query.continuation_token)
-            keyset = "(created_at < ? OR (created_at = ? AND instance_id < ?))"
-            where = f"{where} AND {keyset}" if where else f" WHERE {keyset}"
-            params.extend([created, created, after_id])
         with self.read() as cur:
-            cur.execute(
-                f"SELECT {_INSTANCE_COLUMNS} FROM instances{where} "
-                "ORDER BY created_at DESC, instance_id DESC LIMIT ?",
-                (*params, query.page_size + 1),
-            )
-            rows = cur.fetchall()
-        records = [self._instance_from_row(r) for r in rows[: query.page_size]]
-        token = None
-        if len(rows) > query.page_size:
-            last = records[-1]
-            token = encode_token(to_micros(last.created_at), last.instance_id)
-        return InstancePage(instances=records, continuation_token=token)
+            return list_instances(cur, query)
 
     def count_instances(self, query: InstanceQuery) -> int:
-        where, params = self._where(query)
         with self.read() as cur:
-            cur.execute(f"SELECT COUNT(*) FROM instances{where}", params)
-            return int(cur.fetchone()[0])
+            return count_instances(cur, query)
 
-    def purge_instance(self, instance_id: str, *, recursive: bool = True) -> int:
-        with self.transaction() as cur:
-            record = self._load_instance(cur, instance_id)
-            if record is None:
-                raise InstanceNotFoundError(instance_id)
-            doomed = [record]
-            if recursive:
-                doomed.extend(self._descendants(cur, instance_id))
-            for victim in doomed:
-                if not victim.status.is_terminal:
-                    raise InstanceNotTerminalError(victim.instance_id, victim.status.value)
-            for victim in doomed:
-                self._delete_instance_rows(cur, victim.instance_id)
-            return len(doomed)
+    def _purge_instance(self, cur: Cursor, command: PurgeInstance) -> int:
+        record = self._load_instance(cur, command.instance_id)
+        if record is None:
+            raise InstanceNotFoundError(command.instance_id)
+        doomed = [record]
+        if command.recursive:
+            doomed.extend(self._descendants(cur, command.instance_id))
+        for victim in doomed:
+            if not victim.status.is_terminal:
+                raise InstanceNotTerminalError(victim.instance_id, victim.status.value)
+        for victim in doomed:
+            self._delete_instance_rows(cur, victim.instance_id)
+        return len(doomed)
 
     def _descendants(self, cur: Cursor, instance_id: str) -> Iterator[InstanceRecord]:
         # Reused ids can link instances in a cycle (A's child B later starts a new A as
@@ -673,10 +782,10 @@ class SqlStore:
         while frontier:
             parent = frontier.pop()
             cur.execute(
-                f"SELECT {_INSTANCE_COLUMNS} FROM instances WHERE parent_instance_id = ?", (parent,)
+                f"SELECT {INSTANCE_COLUMNS} FROM instances WHERE parent_instance_id = ?", (parent,)
             )
             for row in cur.fetchall():
-                child = self._instance_from_row(row)
+                child = instance_from_row(row)
                 if child.instance_id in seen:
                     continue
                 seen.add(child.instance_id)

@@ -74,12 +74,25 @@ class ClaimedTurn:
 
 @dataclass(frozen=True)
 class NewTask:
-    """An activity task to queue (from a ``ScheduleTask`` action)."""
+    """An activity task to queue (from a ``ScheduleTask`` action).
+
+    ``leased``: lease it to the committing node in the same commit (``TurnCommit.
+    task_lease``), which runs it at once instead of claiming it later.
+    """
 
     task_id: int
     name: str
     input: str | None = None
     task_execution_id: str = ""
+    leased: bool = False
+
+
+@dataclass(frozen=True)
+class TaskLease:
+    """Who holds the tasks a commit leases to its own node, and until when."""
+
+    owner: str
+    until: datetime
 
 
 @dataclass(frozen=True)
@@ -116,10 +129,18 @@ class ContinueAsNew:
 
 @dataclass(frozen=True)
 class TurnCommit:
-    """Everything one turn changes, committed in one transaction or not at all."""
+    """Everything one turn changes, committed in one transaction or not at all.
+
+    A turn either ran under a claimed lease (``lease_token``: it must still match,
+    and the lease ends with the commit) or ran unclaimed on this node's cached
+    state of the instance (``expected_version``: the instance must be RUNNING,
+    unleased and unchanged since, or nothing is written). The unclaimed form is the
+    step's fast path: ``completed_tasks`` names the activity tasks whose results the
+    turn consumed directly (never through the inbox); each must still exist.
+    """
 
     instance_id: str
-    lease_token: int
+    lease_token: int | None
     now: datetime
     status: WorkflowStatus
     history: tuple[HistoryEvent, ...] = ()
@@ -132,6 +153,22 @@ class TurnCommit:
     children: tuple[NewInstance, ...] = ()
     messages: tuple[OutboundMessage, ...] = ()
     continue_as_new: ContinueAsNew | None = None
+    expected_version: int | None = None
+    completed_tasks: tuple[int, ...] = ()
+    task_lease: TaskLease | None = None
+
+
+@dataclass(frozen=True)
+class CommitOutcome:
+    """What a committed turn produced that its node acts on at once."""
+
+    #: The instance row's version after the commit.
+    version: int
+    #: The new tasks leased to the committing node (``NewTask.leased``), in order.
+    leased_tasks: tuple[ClaimedTask, ...] = ()
+    #: When the instance is next runnable (inbox messages that arrived meanwhile, a
+    #: timer); None when it waits for something that has not happened yet.
+    ready_at: datetime | None = None
 
 
 TaskResult = TaskCompleted | TaskFailed

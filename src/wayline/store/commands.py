@@ -1,0 +1,124 @@
+"""Write commands: every change to a store, as data.
+
+A store applies each command in a write transaction; a backend with group
+commit applies many commands that are ready at once in one transaction (each in
+a savepoint, so one command's error leaves the others intact) and one fsync.
+``Store.submit`` queues a command without blocking and returns a future; the
+named ``Store`` methods (``commit_turn``, ``claim_tasks``, ...) are the blocking
+forms of the same commands.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from wayline.core.events import HistoryEvent
+from wayline.store.types import ClaimedTask, NewInstance, TaskResult, TurnCommit
+
+
+@dataclass(frozen=True)
+class CreateInstance:
+    """-> None. Raises ``InstanceAlreadyExistsError`` while the id is active."""
+
+    new: NewInstance
+    now: datetime
+
+
+@dataclass(frozen=True)
+class AppendMessage:
+    """-> ``AppendResult``."""
+
+    instance_id: str
+    event: HistoryEvent
+    now: datetime
+
+
+@dataclass(frozen=True)
+class ClaimTurns:
+    """-> ``list[ClaimedTurn]``; ``workflow_names=None`` claims any name."""
+
+    owner: str
+    workflow_names: Collection[str] | None
+    now: datetime
+    lease: timedelta
+    limit: int
+
+
+@dataclass(frozen=True)
+class ReleaseTurn:
+    """-> None."""
+
+    instance_id: str
+    lease_token: int
+
+
+@dataclass(frozen=True)
+class ExtendTurnLease:
+    """-> bool (False: the lease is no longer held with this token)."""
+
+    instance_id: str
+    lease_token: int
+    until: datetime
+
+
+@dataclass(frozen=True)
+class ClaimTasks:
+    """-> ``list[ClaimedTask]``; ``activity_names=None`` claims any name."""
+
+    owner: str
+    activity_names: Collection[str] | None
+    now: datetime
+    lease: timedelta
+    limit: int
+
+
+@dataclass(frozen=True)
+class ExtendTaskLeases:
+    """-> None."""
+
+    keys: Collection[int]
+    owner: str
+    until: datetime
+
+
+@dataclass(frozen=True)
+class ReleaseTasks:
+    """-> None."""
+
+    keys: Collection[int]
+    owner: str
+
+
+@dataclass(frozen=True)
+class CompleteTask:
+    """-> bool (False: already completed, or its execution is gone)."""
+
+    task: ClaimedTask
+    result: TaskResult
+    now: datetime
+
+
+@dataclass(frozen=True)
+class PurgeInstance:
+    """-> int (instances deleted)."""
+
+    instance_id: str
+    recursive: bool = True
+
+
+#: ``TurnCommit`` (-> ``CommitOutcome``) is a command too.
+WriteCommand = (
+    CreateInstance
+    | AppendMessage
+    | ClaimTurns
+    | ReleaseTurn
+    | ExtendTurnLease
+    | ClaimTasks
+    | ExtendTaskLeases
+    | ReleaseTasks
+    | CompleteTask
+    | PurgeInstance
+    | TurnCommit
+)
