@@ -10,9 +10,9 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import inspect
-from collections.abc import Callable
-from concurrent.futures import Executor
+from collections.abc import Awaitable, Callable
 from datetime import datetime
+from typing import Any
 
 from wayline.core import serde
 from wayline.core.activity import WorkflowActivityContext
@@ -29,13 +29,14 @@ class ActivityRunner:
     def __init__(
         self,
         activities: dict[str, Callable[..., object]],
-        pool: Executor,
+        run_in_pool: Callable[..., Awaitable[Any]],
         *,
         max_payload_bytes: int,
         now: Callable[[], datetime],
     ) -> None:
+        """``run_in_pool(fn, *args)`` runs a plain function on a worker thread."""
         self._activities = activities
-        self._pool = pool
+        self._run_in_pool = run_in_pool
         self._max_payload_bytes = max_payload_bytes
         self._now = now
 
@@ -48,8 +49,7 @@ class ActivityRunner:
             if inspect.iscoroutinefunction(fn):
                 outcome = await call_with_input(fn, ctx, value)
             else:
-                loop = asyncio.get_running_loop()
-                outcome = await loop.run_in_executor(self._pool, call_with_input, fn, ctx, value)
+                outcome = await self._run_in_pool(call_with_input, fn, ctx, value)
             encoded = serde.dumps(outcome)
             self._check_size(task, encoded)
         except asyncio.CancelledError:

@@ -27,7 +27,7 @@ import os
 import socket
 import uuid
 from collections.abc import AsyncIterator, Callable
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import datetime, timedelta
 from typing import Any, TypeVar
 
@@ -38,6 +38,7 @@ from wayline.core.registry import Registry
 from wayline.engine.activities import ActivityRunner
 from wayline.engine.cache import CachedInstance, InstanceCache
 from wayline.engine.clock import Clock, SystemClock
+from wayline.engine.handoff import Handoff
 from wayline.engine.remote import WorkerHub, WorkerLostError
 from wayline.engine.turns import (
     TaskLeasing,
@@ -49,6 +50,7 @@ from wayline.engine.turns import (
     results_turn,
     select_messages,
 )
+from wayline.engine.writes import WriteBatcher
 from wayline.errors import InstanceChangedError, LeaseLostError, SerializationError
 from wayline.store.base import ChangeSource, Store
 from wayline.store.commands import (
@@ -187,9 +189,12 @@ class Engine:
         self._activity_pool = ThreadPoolExecutor(
             self.settings.max_concurrent_activities, thread_name_prefix="wayline-activity"
         )
+        self._handoff: Handoff | None = None
+        self._writes: WriteBatcher | None = None
+        self._abandoned_claims: list[Future[Any]] = []  # cancelled at shutdown
         self._activities = ActivityRunner(
             registry.activities,
-            self._activity_pool,
+            self._in_activity_pool,
             max_payload_bytes=self.settings.max_payload_bytes,
             now=self.clock.now,
         )
@@ -210,6 +215,8 @@ class Engine:
     async def run(self) -> None:
         """Run until :meth:`stop`; in-flight work is committed or left for recovery."""
         self._loop = asyncio.get_running_loop()
+        self._handoff = Handoff(self._loop)
+        self._writes = WriteBatcher(self.store, self._loop, self._handoff)
         self._turns_wanted = _Wanted()
         self._tasks_wanted = _Wanted()
         self._watch_wakeup = asyncio.Event()
@@ -258,9 +265,18 @@ class Engine:
         while busy := [*self._claimed_turns, *self._result_drivers.values(), *self._inbox_writes]:
             await asyncio.gather(*busy, return_exceptions=True)
         keys.extend(self._not_started)
+        for abandoned in self._abandoned_claims:  # claimed as the loops were cancelled
+            with contextlib.suppress(Exception):
+                for item in await asyncio.wrap_future(abandoned):
+                    if isinstance(item, ClaimedTask):
+                        keys.append(item.key)
+                    else:
+                        await self._write(ReleaseTurn(item.instance.instance_id, item.lease_token))
         if keys:  # a task whose result was committed meanwhile is gone: a no-op for it
             with contextlib.suppress(Exception):
                 await self._write(ReleaseTasks(tuple(keys), self.node_id))
+        assert self._writes is not None
+        self._writes.close()
         self._activity_pool.shutdown(wait=False, cancel_futures=True)
         self._read_pool.shutdown(wait=True)
 
@@ -309,7 +325,23 @@ class Engine:
         return name in local or (self.remote is not None and self.remote.has_workers)
 
     async def _write(self, command: WriteCommand) -> Any:
-        return await asyncio.wrap_future(self.store.submit(command))
+        assert self._writes is not None
+        return await self._writes.write(command)[1]
+
+    async def _claim(self, command: ClaimTurns | ClaimTasks) -> list[Any]:
+        """A claim whose result is given back at shutdown if the claimer was cancelled."""
+        assert self._writes is not None
+        future, waiter = self._writes.write(command)
+        try:
+            claimed: list[Any] = await waiter
+        except asyncio.CancelledError:
+            self._abandoned_claims.append(future)
+            raise
+        return claimed
+
+    async def _in_activity_pool(self, fn: Callable[..., T], *args: Any) -> T:
+        assert self._handoff is not None
+        return await self._handoff.wait_for(self._activity_pool.submit(fn, *args))
 
     async def _read(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
         loop = asyncio.get_running_loop()
@@ -382,7 +414,7 @@ class Engine:
             now = self.clock.now()
             wanted.claiming(now)
             try:
-                claimed: list[ClaimedTurn] = await self._write(
+                claimed: list[ClaimedTurn] = await self._claim(
                     ClaimTurns(self.node_id, names, now, self.settings.turn_lease, free)
                 )
             except Exception:
@@ -413,7 +445,7 @@ class Engine:
             now = self.clock.now()
             wanted.claiming(now)
             try:
-                claimed: list[ClaimedTask] = await self._write(
+                claimed: list[ClaimedTask] = await self._claim(
                     ClaimTasks(self.node_id, names, now, self.settings.activity_lease, free)
                 )
             except Exception:
@@ -722,10 +754,7 @@ class Engine:
     async def _to_inbox(self, batch: list[tuple[ClaimedTask, TaskResult]]) -> None:
         """Record results in their instances' inboxes (one group commit)."""
         now = self.clock.now()
-        futures = [
-            asyncio.wrap_future(self.store.submit(CompleteTask(task, result, now)))
-            for task, result in batch
-        ]
+        futures = [self._write(CompleteTask(task, result, now)) for task, result in batch]
         outcomes = await asyncio.gather(*futures, return_exceptions=True)
         for (task, _), outcome in zip(batch, outcomes, strict=True):
             if isinstance(outcome, BaseException):

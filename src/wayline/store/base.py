@@ -33,11 +33,22 @@ class Store(Protocol):
     that are ready together in one transaction (group commit).
     """
 
+    #: Whether applying writes on the caller's thread is cheap enough to do on an event
+    #: loop (a local file) rather than over a network.
+    local_writes: bool
+
     def execute(self, command: WriteCommand) -> Any:
-        """Apply a write command and return its result (blocking)."""
+        """Apply a write command (with whatever else is queued) and return its result."""
 
     def submit(self, command: WriteCommand) -> Future[Any]:
-        """Queue a write command; the future holds its result once it is durable."""
+        """Queue a write command for a writer thread; the future holds its result once
+        it is durable."""
+
+    def enqueue(self, command: WriteCommand) -> Future[Any]:
+        """Queue a write command for the next :meth:`flush` (anyone's)."""
+
+    def flush(self) -> None:
+        """Apply every queued write command on this thread, in group commits."""
 
     @property
     def write_transactions(self) -> int:

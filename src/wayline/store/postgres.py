@@ -32,6 +32,7 @@ from psycopg import errors as pg_errors
 from psycopg_pool import ConnectionPool, PoolTimeout
 
 from wayline.errors import InstanceAlreadyExistsError, StoreError
+from wayline.store.commands import WriteCommand
 from wayline.store.migrations import load_migrations
 from wayline.store.rows import Cursor
 from wayline.store.sql import SqlStore
@@ -159,9 +160,20 @@ class PostgresStore(SqlStore):
     def transaction(self) -> Iterator[Cursor]:
         if self._closed.is_set():
             raise StoreError("the store is closed")
+        with self._pool.connection() as conn, conn.cursor() as cur:
+            yield _PgCursor(cur)
+        self._count_write()
+
+    @contextmanager
+    def read(self) -> Iterator[Cursor]:
+        if self._closed.is_set():
+            raise StoreError("the store is closed")
+        with self._pool.connection() as conn, conn.cursor() as cur:
+            yield _PgCursor(cur)
+
+    def apply(self, cur: Cursor, command: WriteCommand) -> Any:
         try:
-            with self._pool.connection() as conn, conn.cursor() as cur:
-                yield _PgCursor(cur)
+            return super().apply(cur, command)
         except pg_errors.UniqueViolation as exc:
             # Two nodes creating the same id at once: the loser's INSERT hits the key.
             if exc.diag.constraint_name == "instances_pkey":

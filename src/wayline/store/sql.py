@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Collection, Iterator
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import Future
 from contextlib import AbstractContextManager
 from datetime import datetime, timedelta
 from typing import Any
@@ -81,6 +81,7 @@ from wayline.store.types import (
     TaskResult,
     TurnCommit,
 )
+from wayline.store.writer import GroupWriter
 
 _TASK_COLUMNS = "id, instance_id, execution_id, task_id, name, input, attempt, task_execution_id"
 
@@ -95,11 +96,22 @@ class SqlStore:
     #: Appended to ``FROM instances`` in claims to pin the ready index, where possible.
     ready_index_hint = ""
 
-    def __init__(self) -> None:
+    #: Whether applying writes on the caller's thread is cheap enough to do on an event
+    #: loop (a local file: microseconds, or one fsync) rather than over a network.
+    local_writes = False
+
+    def __init__(
+        self,
+        *,
+        writer_lock: threading.RLock | None = None,
+        committed: Callable[[], None] | None = None,
+    ) -> None:
         self._closed = threading.Event()
         self._write_transactions = 0
         self._count_lock = threading.Lock()
-        self._submit_pool: ThreadPoolExecutor | None = None
+        self._writer = GroupWriter(
+            self.transaction, self.apply, lock=writer_lock, committed=committed
+        )
         self._handlers: dict[type[Any], Callable[[Cursor, Any], Any]] = {
             CreateInstance: self._create_instance,
             AppendMessage: self._append_message,
@@ -117,7 +129,7 @@ class SqlStore:
     # ----- dialect hooks -------------------------------------------------------------------
 
     def transaction(self) -> AbstractContextManager[Cursor]:
-        """A cursor inside one write transaction, committed on normal exit."""
+        """A cursor inside one write transaction, committed (and counted) on normal exit."""
         raise NotImplementedError
 
     def read(self) -> AbstractContextManager[Cursor]:
@@ -129,27 +141,25 @@ class SqlStore:
 
     def close(self) -> None:
         self._closed.set()
-        if self._submit_pool is not None:
-            self._submit_pool.shutdown(wait=True)
+        self._writer.close()
+
+    # ----- the write path (group commit, see ``writer``) -----------------------------------
 
     def execute(self, command: WriteCommand) -> Any:
-        """Apply one write command and return its result (blocking).
-
-        The default runs it in its own transaction on the calling thread; a dialect
-        with group commit hands it to its writer instead.
-        """
-        with self.transaction() as cur:
-            result = self.apply(cur, command)
-        self._count_write()
-        return result
+        """Apply one write command (with whatever else is queued) and return its result."""
+        return self._writer.execute(command)
 
     def submit(self, command: WriteCommand) -> Future[Any]:
-        """Queue a write command without blocking; the future holds its result."""
-        if self._submit_pool is None:
-            with self._count_lock:
-                if self._submit_pool is None:
-                    self._submit_pool = ThreadPoolExecutor(4, thread_name_prefix="wayline-write")
-        return self._submit_pool.submit(self.execute, command)
+        """Queue a write command for the writer thread; the future holds its result."""
+        return self._writer.submit(command)
+
+    def enqueue(self, command: WriteCommand) -> Future[Any]:
+        """Queue a write command for the next :meth:`flush` (anyone's)."""
+        return self._writer.enqueue(command)
+
+    def flush(self) -> None:
+        """Apply every queued write command on this thread, in group commits."""
+        self._writer.flush()
 
     # ----- commands ------------------------------------------------------------------------
 

@@ -20,32 +20,25 @@
 
 from __future__ import annotations
 
-import queue
 import sqlite3
 import threading
 from collections.abc import Iterator
-from concurrent.futures import Future
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 from wayline.errors import StoreError
-from wayline.store.commands import WriteCommand
 from wayline.store.migrations import load_migrations, split_statements
 from wayline.store.rows import Cursor
 from wayline.store.sql import SqlStore
 
 SYNCHRONOUS_MODES = ("OFF", "NORMAL", "FULL", "EXTRA")
-#: The most commands one group commit applies.
-MAX_GROUP = 512
 #: RETURNING (used by commits) arrived in SQLite 3.35.
 MIN_SQLITE = (3, 35, 0)
 #: Group commits between two background checkpoints (besides one every second).
 CHECKPOINT_EVERY = 200
 #: The WAL file is truncated back to this size once checkpointed.
 WAL_SIZE_LIMIT = 64 * 1024 * 1024
-
-_Queued = tuple[WriteCommand, "Future[Any]"]
 
 
 class SqliteStore(SqlStore):
@@ -59,9 +52,9 @@ class SqliteStore(SqlStore):
     """
 
     ready_index_hint = " INDEXED BY instances_ready"
+    local_writes = True
 
     def __init__(self, path: str | Path, *, synchronous: str = "FULL") -> None:
-        super().__init__()
         self.path = str(path)
         self.synchronous = synchronous.upper()
         if self.synchronous not in SYNCHRONOUS_MODES:
@@ -76,9 +69,7 @@ class SqliteStore(SqlStore):
             )
         self._memory = self.path == ":memory:"
         self._lock = threading.RLock()  # guards the writer connection
-        self._queue: queue.SimpleQueue[_Queued] = queue.SimpleQueue()
-        self._wake_writer = threading.Semaphore(0)
-        self._writer: threading.Thread | None = None
+        super().__init__(writer_lock=self._lock, committed=self._committed)
         self._readers: list[sqlite3.Connection] = []
         self._readers_lock = threading.Lock()
         self._local = threading.local()
@@ -161,110 +152,12 @@ class SqliteStore(SqlStore):
             finally:
                 cur.close()
 
-    def execute(self, command: WriteCommand) -> Any:
-        future: Future[Any] = Future()
-        self._queue.put((command, future))
-        # Whoever holds the writer applies everything queued, ours included; waiting
-        # for the lock is waiting for the group commit that will carry ours.
-        with self._lock:
-            if not future.done():
-                self._apply_queued()
-        return future.result()
+    # ----- checkpoints -----------------------------------------------------------------------
 
-    def submit(self, command: WriteCommand) -> Future[Any]:
-        future: Future[Any] = Future()
-        self._check_open()
-        self._queue.put((command, future))
-        if self._writer is None:
-            with self._lock:
-                if self._writer is None:
-                    self._writer = threading.Thread(
-                        target=self._write_loop, name="wayline-sqlite-writer", daemon=True
-                    )
-                    self._writer.start()
-        self._wake_writer.release()
-        return future
-
-    def _write_loop(self) -> None:
-        while True:
-            self._wake_writer.acquire()
-            with self._lock:
-                if self._closed.is_set():
-                    return
-                self._apply_queued()
-
-    def _apply_queued(self) -> None:
-        """Apply every queued command in group commits (the caller holds the lock)."""
-        while True:
-            batch: list[_Queued] = []
-            while len(batch) < MAX_GROUP:
-                try:
-                    queued = self._queue.get_nowait()
-                except queue.Empty:
-                    break
-                # A command whose caller gave up waiting (cancelled) is not applied.
-                if queued[1].set_running_or_notify_cancel():
-                    batch.append(queued)
-            if not batch:
-                return
-            self._apply_group(batch)
-
-    def _apply_group(self, batch: list[_Queued]) -> None:
-        if self._closed.is_set():
-            for _, future in batch:
-                future.set_exception(StoreError("the store is closed"))
-            return
-        outcomes: list[tuple[Future[Any], bool, Any]] = []
-        cur = self._conn.cursor()
-        try:
-            cur.execute("BEGIN IMMEDIATE")
-            # Alone in its transaction a command needs no savepoint: its error rolls
-            # back the whole (otherwise empty) transaction.
-            grouped = len(batch) > 1
-            for command, future in batch:
-                if grouped:
-                    cur.execute("SAVEPOINT command")
-                try:
-                    result = self.apply(cur, command)
-                except Exception as exc:
-                    if not grouped:
-                        raise
-                    cur.execute("ROLLBACK TO command")
-                    cur.execute("RELEASE command")
-                    outcomes.append((future, False, exc))
-                else:
-                    if grouped:
-                        cur.execute("RELEASE command")
-                    outcomes.append((future, True, result))
-            # Counted before it becomes visible, so whoever sees the data sees the count.
-            self._count_write()
-            try:
-                self._conn.commit()
-            except BaseException:
-                self._count_write(-1)
-                raise
-        except BaseException as exc:
-            if self._conn.in_transaction:
-                self._conn.rollback()
-            # Nothing of the group is durable: every caller hears of the failure.
-            for _, future in batch:
-                if not future.done():
-                    future.set_exception(exc)
-            if not isinstance(exc, Exception):
-                raise
-            return
-        finally:
-            cur.close()
+    def _committed(self) -> None:
         self._commits_since_checkpoint += 1
         if self._commits_since_checkpoint >= CHECKPOINT_EVERY:
             self._request_checkpoint()
-        for future, ok, value in outcomes:
-            if ok:
-                future.set_result(value)
-            else:
-                future.set_exception(value)
-
-    # ----- checkpoints -----------------------------------------------------------------------
 
     def _request_checkpoint(self) -> None:
         self._commits_since_checkpoint = 0
@@ -341,14 +234,13 @@ class SqliteStore(SqlStore):
         with self._lock:
             if self._closed.is_set():
                 return
-            super().close()
-        self._wake_writer.release()
+            self._closed.set()
+        self._writer.close()  # fails whatever is still queued
         self._checkpoint_due.set()
-        for thread in (self._writer, self._checkpointer):
-            if thread is not None and thread is not threading.current_thread():
-                thread.join(timeout=5.0)
+        checkpointer = self._checkpointer
+        if checkpointer is not None and checkpointer is not threading.current_thread():
+            checkpointer.join(timeout=5.0)
         with self._lock:
-            self._apply_queued()  # fails whatever is still queued: the store is closed
             with self._readers_lock:
                 for reader in self._readers:
                     reader.close()

@@ -237,17 +237,23 @@ def _timer_created(msg: hpb.TimerCreatedEvent, event: ev.TimerCreated) -> None:
 _NEVER_SENT_TO_WORKERS = (ev.ExecutionCompleted, ev.EventSent, ev.ExecutionStalled)
 
 
-def _worker_events(events: Sequence[ev.HistoryEvent]) -> list[hpb.HistoryEvent]:
+def worker_events(events: Sequence[ev.HistoryEvent]) -> list[hpb.HistoryEvent]:
+    """Events as a worker receives them (without the kinds it rejects)."""
     return [history_event(e) for e in events if not isinstance(e, _NEVER_SENT_TO_WORKERS)]
 
 
-def work_item(item: WorkItem) -> opb_service.WorkItem:
-    """A turn or an activity as the ``WorkItem`` a worker's stream receives."""
+def work_item(
+    item: WorkItem, past_events: Sequence[hpb.HistoryEvent] | None = None
+) -> opb_service.WorkItem:
+    """A turn or an activity as the ``WorkItem`` a worker's stream receives.
+
+    ``past_events``: a turn's past events already converted (see ``past_events``).
+    """
     if isinstance(item, TurnWork):
         request = opb_service.WorkflowRequest(
             instanceId=item.instance_id,
-            pastEvents=_worker_events(item.past_events),
-            newEvents=_worker_events(item.new_events),
+            pastEvents=worker_events(item.past_events) if past_events is None else past_events,
+            newEvents=worker_events(item.new_events),
         )
         request.executionId.value = item.execution_id
         return opb_service.WorkItem(workflowRequest=request, completionToken=item.completion_token)

@@ -18,6 +18,7 @@ import grpc
 
 from wayline._proto.dt import orchestrator_service_pb2 as pb
 from wayline.api.grpc import convert
+from wayline.api.grpc.past_events import PastEventsCache
 from wayline.core.actions import CompleteWorkflow
 from wayline.core.events import FailureDetails, TaskFailed, WorkflowStatus
 from wayline.core.executor import TurnResult
@@ -35,6 +36,7 @@ class WorkerService:
 
     def __init__(self, hub: WorkerHub) -> None:
         self.hub = hub
+        self._past_events = PastEventsCache()
 
     async def get_work_items(
         self, request: pb.GetWorkItemsRequest, context: Ctx
@@ -44,7 +46,8 @@ class WorkerService:
         stream = self.hub.connect()
         try:
             while (item := await stream.next_item()) is not None:
-                message = convert.work_item(item)
+                past = self._past_events.past_events(item) if isinstance(item, TurnWork) else None
+                message = convert.work_item(item, past)
                 size = message.ByteSize()
                 if size > MAX_WORK_ITEM_BYTES:
                     self._refuse_oversized(item, size)

@@ -1,0 +1,171 @@
+"""Group commit: write commands that are ready together share one transaction.
+
+Commands wait in one queue. Whoever applies the queue (a blocking caller, the
+engine once per loop iteration, or the writer thread) takes everything queued
+and applies it in one transaction, each command in a savepoint so one command's
+error does not undo the others, with one commit (and one fsync). A command's
+future is set only once its transaction is committed: an answered request is
+durable.
+
+A caller that finds the queue being applied by another thread waits for that
+group, which carries its command too (flat combining): no thread hand-off when
+the writer is free, and group commit when it is not.
+"""
+
+from __future__ import annotations
+
+import queue
+import threading
+from collections.abc import Callable
+from concurrent.futures import Future
+from contextlib import AbstractContextManager
+from typing import Any
+
+from wayline.errors import StoreError
+from wayline.store.commands import WriteCommand
+from wayline.store.rows import Cursor
+
+#: The most commands one group commit applies.
+MAX_GROUP = 512
+
+_Queued = tuple[WriteCommand, "Future[Any]"]
+
+
+class GroupWriter:
+    """The write path of one store object.
+
+    Args:
+        transaction: opens one write transaction (committed on normal exit).
+        apply: applies one command with a cursor inside the transaction.
+        lock: held while a group is applied (the writer connection's lock, where
+            there is one).
+        committed: called after every group commit (e.g. to schedule a checkpoint).
+    """
+
+    def __init__(
+        self,
+        transaction: Callable[[], AbstractContextManager[Cursor]],
+        apply: Callable[[Cursor, WriteCommand], Any],
+        *,
+        lock: threading.RLock | None = None,
+        committed: Callable[[], None] | None = None,
+        name: str = "wayline-writer",
+    ) -> None:
+        self._transaction = transaction
+        self._apply = apply
+        self._lock = lock or threading.RLock()
+        self._committed = committed
+        self._name = name
+        self._queue: queue.SimpleQueue[_Queued | None] = queue.SimpleQueue()
+        self._wake = threading.Semaphore(0)
+        self._thread: threading.Thread | None = None
+        self._closed = False
+
+    def enqueue(self, command: WriteCommand) -> Future[Any]:
+        """Queue a command; it is applied by the next flush (of anyone)."""
+        if self._closed:
+            raise StoreError("the store is closed")
+        future: Future[Any] = Future()
+        self._queue.put((command, future))
+        return future
+
+    def flush(self) -> None:
+        """Apply everything queued, on this thread (waits for a group in progress)."""
+        with self._lock:
+            self._apply_queued()
+
+    def execute(self, command: WriteCommand) -> Any:
+        """Apply one command (with whatever else is queued) and return its result."""
+        future = self.enqueue(command)
+        with self._lock:
+            if not future.done():
+                self._apply_queued()
+        return future.result()
+
+    def submit(self, command: WriteCommand) -> Future[Any]:
+        """Queue a command for the writer thread; returns at once."""
+        future = self.enqueue(command)
+        if self._thread is None:
+            with self._lock:
+                if self._thread is None:
+                    self._thread = threading.Thread(
+                        target=self._write_loop, name=self._name, daemon=True
+                    )
+                    self._thread.start()
+        self._wake.release()
+        return future
+
+    def close(self) -> None:
+        """Stop the writer thread; whatever is still queued fails."""
+        self._closed = True
+        self._wake.release()
+        thread = self._thread
+        if thread is not None and thread is not threading.current_thread():
+            thread.join(timeout=5.0)
+        with self._lock:
+            self._apply_queued()
+
+    def _write_loop(self) -> None:
+        while True:
+            self._wake.acquire()
+            if self._closed:
+                return
+            self.flush()
+
+    def _apply_queued(self) -> None:
+        """Apply every queued command in group commits (the caller holds the lock)."""
+        while True:
+            batch: list[_Queued] = []
+            while len(batch) < MAX_GROUP:
+                try:
+                    queued = self._queue.get_nowait()
+                except queue.Empty:
+                    break
+                # A command whose caller gave up waiting (cancelled) is not applied.
+                if queued is not None and queued[1].set_running_or_notify_cancel():
+                    batch.append(queued)
+            if not batch:
+                return
+            self._apply_group(batch)
+
+    def _apply_group(self, batch: list[_Queued]) -> None:
+        if self._closed:
+            for _, future in batch:
+                future.set_exception(StoreError("the store is closed"))
+            return
+        outcomes: list[tuple[Future[Any], bool, Any]] = []
+        try:
+            with self._transaction() as cur:
+                # Alone in its transaction a command needs no savepoint: its error
+                # rolls back the whole (otherwise empty) transaction.
+                grouped = len(batch) > 1
+                for command, future in batch:
+                    if grouped:
+                        cur.execute("SAVEPOINT command")
+                    try:
+                        result = self._apply(cur, command)
+                    except Exception as exc:
+                        if not grouped:
+                            raise
+                        cur.execute("ROLLBACK TO SAVEPOINT command")
+                        cur.execute("RELEASE SAVEPOINT command")
+                        outcomes.append((future, False, exc))
+                    else:
+                        if grouped:
+                            cur.execute("RELEASE SAVEPOINT command")
+                        outcomes.append((future, True, result))
+        except BaseException as exc:
+            # Nothing of the group is durable: every caller hears of the failure.
+            for _, future in batch:
+                if not future.done():
+                    future.set_exception(exc)
+            if not isinstance(exc, Exception):
+                raise
+            return
+        if self._committed is not None:
+            self._committed()
+        for future, ok, value in outcomes:
+            if ok:
+                future.set_result(value)
+            else:
+                future.set_exception(value)
