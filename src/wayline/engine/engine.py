@@ -50,6 +50,7 @@ from wayline.engine.turns import (
     results_turn,
     select_messages,
 )
+from wayline.engine.workers import WorkerThreads
 from wayline.engine.writes import WriteBatcher
 from wayline.errors import InstanceChangedError, LeaseLostError, SerializationError
 from wayline.store.base import ChangeSource, Store
@@ -186,9 +187,7 @@ class Engine:
         self._watch_wakeup: asyncio.Event | None = None
         self._stopping: asyncio.Event | None = None
         self._read_pool = ThreadPoolExecutor(2, thread_name_prefix="wayline-read")
-        self._activity_pool = ThreadPoolExecutor(
-            self.settings.max_concurrent_activities, thread_name_prefix="wayline-activity"
-        )
+        self._activity_threads: WorkerThreads | None = None
         self._handoff: Handoff | None = None
         self._writes: WriteBatcher | None = None
         self._abandoned_claims: list[Future[Any]] = []  # cancelled at shutdown
@@ -217,6 +216,9 @@ class Engine:
         self._loop = asyncio.get_running_loop()
         self._handoff = Handoff(self._loop)
         self._writes = WriteBatcher(self.store, self._loop, self._handoff)
+        self._activity_threads = WorkerThreads(
+            self.settings.max_concurrent_activities, self._handoff
+        )
         self._turns_wanted = _Wanted()
         self._tasks_wanted = _Wanted()
         self._watch_wakeup = asyncio.Event()
@@ -277,7 +279,8 @@ class Engine:
                 await self._write(ReleaseTasks(tuple(keys), self.node_id))
         assert self._writes is not None
         self._writes.close()
-        self._activity_pool.shutdown(wait=False, cancel_futures=True)
+        assert self._activity_threads is not None
+        self._activity_threads.close()
         self._read_pool.shutdown(wait=True)
 
     def stop(self) -> None:
@@ -340,8 +343,8 @@ class Engine:
         return claimed
 
     async def _in_activity_pool(self, fn: Callable[..., T], *args: Any) -> T:
-        assert self._handoff is not None
-        return await self._handoff.wait_for(self._activity_pool.submit(fn, *args))
+        assert self._activity_threads is not None
+        return await self._activity_threads.run(fn, *args)
 
     async def _read(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
         loop = asyncio.get_running_loop()

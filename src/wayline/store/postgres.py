@@ -103,7 +103,7 @@ class PostgresStore(SqlStore):
         max_connections: int = 10,
         connect_timeout: float = 10.0,
     ) -> None:
-        super().__init__()
+        super().__init__(retryable=_is_transient_conflict)
         self.url = url
         self._watchers: list[Callable[[], None]] = []
         self._watch_lock = threading.Lock()
@@ -250,6 +250,11 @@ class PostgresStore(SqlStore):
         if listener is not None and listener is not threading.current_thread():
             listener.join(timeout=2.0)
         self._pool.close()
+
+
+def _is_transient_conflict(exc: BaseException) -> bool:
+    """A deadlock or serialization failure between nodes: worth applying again."""
+    return isinstance(exc, pg_errors.DeadlockDetected | pg_errors.SerializationFailure)
 
 
 def _redact(url: str) -> str:

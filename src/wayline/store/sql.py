@@ -105,12 +105,17 @@ class SqlStore:
         *,
         writer_lock: threading.RLock | None = None,
         committed: Callable[[], None] | None = None,
+        retryable: Callable[[BaseException], bool] | None = None,
     ) -> None:
         self._closed = threading.Event()
         self._write_transactions = 0
         self._count_lock = threading.Lock()
         self._writer = GroupWriter(
-            self.transaction, self.apply, lock=writer_lock, committed=committed
+            self.transaction,
+            self.apply,
+            lock=writer_lock,
+            committed=committed,
+            retryable=retryable,
         )
         self._handlers: dict[type[Any], Callable[[Cursor, Any], Any]] = {
             CreateInstance: self._create_instance,

@@ -15,7 +15,9 @@ the writer is free, and group commit when it is not.
 from __future__ import annotations
 
 import queue
+import random
 import threading
+import time
 from collections.abc import Callable
 from concurrent.futures import Future
 from contextlib import AbstractContextManager
@@ -27,6 +29,8 @@ from wayline.store.rows import Cursor
 
 #: The most commands one group commit applies.
 MAX_GROUP = 512
+#: Attempts at a command (or group) that hit a transient conflict with another writer.
+RETRIES = 5
 
 _Queued = tuple[WriteCommand, "Future[Any]"]
 
@@ -40,6 +44,9 @@ class GroupWriter:
         lock: held while a group is applied (the writer connection's lock, where
             there is one).
         committed: called after every group commit (e.g. to schedule a checkpoint).
+        retryable: whether an error is a transient conflict with another writer (a
+            deadlock or serialization failure where writers run concurrently): the
+            command, or the whole group, is then applied again.
     """
 
     def __init__(
@@ -49,10 +56,12 @@ class GroupWriter:
         *,
         lock: threading.RLock | None = None,
         committed: Callable[[], None] | None = None,
+        retryable: Callable[[BaseException], bool] | None = None,
         name: str = "wayline-writer",
     ) -> None:
         self._transaction = transaction
         self._apply = apply
+        self._retryable = retryable or (lambda exc: False)
         self._lock = lock or threading.RLock()
         self._committed = committed
         self._name = name
@@ -133,13 +142,38 @@ class GroupWriter:
             for _, future in batch:
                 future.set_exception(StoreError("the store is closed"))
             return
+        for attempt in range(1, RETRIES + 1):
+            try:
+                outcomes = self._apply_once(batch)
+                break
+            except BaseException as exc:
+                if isinstance(exc, Exception) and self._retryable(exc) and attempt < RETRIES:
+                    time.sleep(random.uniform(0.001, 0.01) * attempt)
+                    continue
+                # Nothing of the group is durable: every caller hears of the failure.
+                for _, future in batch:
+                    if not future.done():
+                        future.set_exception(exc)
+                if not isinstance(exc, Exception):
+                    raise
+                return
+        if self._committed is not None:
+            self._committed()
+        for future, ok, value in outcomes:
+            if ok:
+                future.set_result(value)
+            else:
+                future.set_exception(value)
+
+    def _apply_once(self, batch: list[_Queued]) -> list[tuple[Future[Any], bool, Any]]:
+        """One transaction over the batch; a command's own error is its outcome."""
         outcomes: list[tuple[Future[Any], bool, Any]] = []
-        try:
-            with self._transaction() as cur:
-                # Alone in its transaction a command needs no savepoint: its error
-                # rolls back the whole (otherwise empty) transaction.
-                grouped = len(batch) > 1
-                for command, future in batch:
+        with self._transaction() as cur:
+            # Alone in its transaction a command needs no savepoint: its error rolls
+            # back the whole (otherwise empty) transaction.
+            grouped = len(batch) > 1
+            for command, future in batch:
+                for attempt in range(1, RETRIES + 1):
                     if grouped:
                         cur.execute("SAVEPOINT command")
                     try:
@@ -149,23 +183,12 @@ class GroupWriter:
                             raise
                         cur.execute("ROLLBACK TO SAVEPOINT command")
                         cur.execute("RELEASE SAVEPOINT command")
+                        if self._retryable(exc) and attempt < RETRIES:
+                            continue
                         outcomes.append((future, False, exc))
                     else:
                         if grouped:
                             cur.execute("RELEASE SAVEPOINT command")
                         outcomes.append((future, True, result))
-        except BaseException as exc:
-            # Nothing of the group is durable: every caller hears of the failure.
-            for _, future in batch:
-                if not future.done():
-                    future.set_exception(exc)
-            if not isinstance(exc, Exception):
-                raise
-            return
-        if self._committed is not None:
-            self._committed()
-        for future, ok, value in outcomes:
-            if ok:
-                future.set_result(value)
-            else:
-                future.set_exception(value)
+                    break
+        return outcomes
