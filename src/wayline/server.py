@@ -9,11 +9,13 @@ engine (in-flight turns commit, running activities are handed back).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import importlib
 import importlib.util
 import logging
 import os
 import sys
+import threading
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -123,6 +125,76 @@ class ServerConfig:
     log_level: str = "info"
 
 
+class EngineThread:
+    """The engine and the gRPC server on their own thread and event loop.
+
+    The HTTP server keeps the main thread's loop to itself: the engine's loop runs
+    whole batches of turns and group commits between two looks at its sockets,
+    which would otherwise hold every HTTP request up for as long. The gRPC server
+    shares the engine's loop because the ``WorkerHub`` between them lives there.
+    """
+
+    def __init__(self, engine: Engine, grpc_server: GrpcServer | None, hub: WorkerHub | None):
+        self.engine = engine
+        self.grpc_server = grpc_server
+        self._hub = hub
+        self._thread = threading.Thread(target=self._run, name="wayline-engine", daemon=True)
+        self._started = threading.Event()
+        self._failure: BaseException | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._stop: asyncio.Event | None = None
+        self._engine_task: asyncio.Task[None] | None = None
+
+    def start(self) -> None:
+        """Start the thread; returns once gRPC listens (or raises why it cannot)."""
+        self._thread.start()
+        self._started.wait()
+        if self._failure is not None:
+            self._thread.join()
+            raise self._failure
+
+    @property
+    def running(self) -> bool:
+        task = self._engine_task
+        return task is not None and not task.done()
+
+    def stop(self) -> None:
+        """Stop gRPC (in-flight calls get a grace period), then the engine; wait."""
+        loop, stop = self._loop, self._stop
+        if loop is not None and stop is not None and not loop.is_closed():
+            with contextlib.suppress(RuntimeError):
+                loop.call_soon_threadsafe(stop.set)
+        self._thread.join()
+
+    def _run(self) -> None:
+        try:
+            asyncio.run(self._main())
+        except BaseException as exc:  # reported by start() if it happens before ready
+            if not self._started.is_set():
+                self._failure = exc
+            else:
+                log.exception("the engine thread stopped with an error")
+        finally:
+            self._started.set()
+
+    async def _main(self) -> None:
+        self._loop = asyncio.get_running_loop()
+        self._stop = asyncio.Event()
+        if self.grpc_server is not None:
+            await self.grpc_server.start()
+        self._engine_task = asyncio.create_task(self.engine.run(), name="wayline-engine")
+        self._started.set()
+        try:
+            await self._stop.wait()
+        finally:
+            if self.grpc_server is not None:
+                assert self._hub is not None
+                self._hub.close()  # end the workers' streams so the grace is not spent on them
+                await self.grpc_server.stop(grace=5.0)
+            self.engine.stop()
+            await self._engine_task
+
+
 async def serve(config: ServerConfig) -> None:
     """Run the server until SIGINT/SIGTERM."""
     registry = merge_registries([load_app(spec) for spec in config.apps])
@@ -135,24 +207,24 @@ async def serve(config: ServerConfig) -> None:
     client = WorkflowClient(
         store, max_payload_bytes=config.max_body_bytes, _on_change=engine.notify_turns, _feed=feed
     )
-    engine_task = asyncio.create_task(engine.run(), name="wayline-engine")
-    app = create_app(
-        client,
-        api_token=config.api_token,
-        max_body_bytes=config.max_body_bytes,
-        ready=lambda: not engine_task.done(),
-    )
-    server = _Uvicorn(
-        uvicorn.Config(
-            app, host=config.host, port=config.port, log_level=config.log_level, lifespan="off"
-        )
-    )
     grpc_server = None
     if config.grpc_port:
         assert hub is not None
         grpc_server = GrpcServer(
             client, hub, host=config.host, port=config.grpc_port, api_token=config.api_token
         )
+    engine_thread = EngineThread(engine, grpc_server, hub)
+    app = create_app(
+        client,
+        api_token=config.api_token,
+        max_body_bytes=config.max_body_bytes,
+        ready=lambda: engine_thread.running,
+    )
+    server = _Uvicorn(
+        uvicorn.Config(
+            app, host=config.host, port=config.port, log_level=config.log_level, lifespan="off"
+        )
+    )
     log.info(
         "serving %d workflows and %d activities on http://%s:%d%s (store %s)",
         len(registry.workflows),
@@ -163,16 +235,10 @@ async def serve(config: ServerConfig) -> None:
         config.store,
     )
     try:
-        if grpc_server is not None:
-            await grpc_server.start()
+        engine_thread.start()
         await server.serve()
     finally:
-        if grpc_server is not None:
-            assert hub is not None
-            hub.close()  # end the workers' streams so the grace period is not spent on them
-            await grpc_server.stop(grace=5.0)
-        engine.stop()
-        await engine_task
+        engine_thread.stop()
         store.close()
 
 
