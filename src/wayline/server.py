@@ -10,13 +10,14 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import importlib
 import importlib.util
 import logging
 import os
 import sys
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
@@ -134,10 +135,16 @@ class EngineThread:
     shares the engine's loop because the ``WorkerHub`` between them lives there.
     """
 
-    def __init__(self, engine: Engine, grpc_server: GrpcServer | None, hub: WorkerHub | None):
+    def __init__(
+        self,
+        engine: Engine,
+        hub: WorkerHub | None,
+        grpc_server: Callable[[], GrpcServer] | None,
+    ) -> None:
         self.engine = engine
-        self.grpc_server = grpc_server
         self._hub = hub
+        self._make_grpc_server = grpc_server  # made on the thread: grpc.aio binds to its loop
+        self.grpc_server: GrpcServer | None = None
         self._thread = threading.Thread(target=self._run, name="wayline-engine", daemon=True)
         self._started = threading.Event()
         self._failure: BaseException | None = None
@@ -180,7 +187,8 @@ class EngineThread:
     async def _main(self) -> None:
         self._loop = asyncio.get_running_loop()
         self._stop = asyncio.Event()
-        if self.grpc_server is not None:
+        if self._make_grpc_server is not None:
+            self.grpc_server = self._make_grpc_server()
             await self.grpc_server.start()
         self._engine_task = asyncio.create_task(self.engine.run(), name="wayline-engine")
         self._started.set()
@@ -208,12 +216,16 @@ async def serve(config: ServerConfig) -> None:
         store, max_payload_bytes=config.max_body_bytes, _on_change=engine.notify_turns, _feed=feed
     )
     grpc_server = None
-    if config.grpc_port:
-        assert hub is not None
-        grpc_server = GrpcServer(
-            client, hub, host=config.host, port=config.grpc_port, api_token=config.api_token
+    if hub is not None:
+        grpc_server = functools.partial(
+            GrpcServer,
+            client,
+            hub,
+            host=config.host,
+            port=config.grpc_port,
+            api_token=config.api_token,
         )
-    engine_thread = EngineThread(engine, grpc_server, hub)
+    engine_thread = EngineThread(engine, hub, grpc_server)
     app = create_app(
         client,
         api_token=config.api_token,
