@@ -4,8 +4,9 @@ Every turn, claim and result the loop produces in one iteration goes to the stor
 as one group commit (one transaction, one fsync). On a store whose writes are
 local (SQLite) the group is applied right there on the loop: a thread hand-off
 per step cost more than the step's own work, and an fsync is short. On a store
-across a network (PostgreSQL) a writer thread applies the groups, one at a time,
-and hands the results back.
+across a network (PostgreSQL) writer threads apply the groups, a few at once (one
+group's round trips and commit need not hold up the next), and hand the results
+back.
 """
 
 from __future__ import annotations
@@ -19,6 +20,9 @@ from wayline.engine.handoff import Handoff, settle
 from wayline.store.base import Store
 from wayline.store.commands import WriteCommand
 
+#: Group commits in flight at once on a server store (each on its own connection).
+WRITER_THREADS = 4
+
 
 class WriteBatcher:
     """Queues the engine's write commands and flushes them in group commits."""
@@ -30,7 +34,9 @@ class WriteBatcher:
         self._inline = store.local_writes
         self._queued: list[tuple[Future[Any], asyncio.Future[Any]]] = []
         self._flush_scheduled = False
-        self._thread = None if self._inline else ThreadPoolExecutor(1, "wayline-writer")
+        self._thread = (
+            None if self._inline else ThreadPoolExecutor(WRITER_THREADS, "wayline-writer")
+        )
 
     def write(self, command: WriteCommand) -> tuple[Future[Any], asyncio.Future[Any]]:
         """Queue a command; returns the store's future and one to await on the loop.

@@ -1,8 +1,7 @@
 """Write commands: every change to a store, as data.
 
-A store applies each command in a write transaction; a backend with group
-commit applies many commands that are ready at once in one transaction (each in
-a savepoint, so one command's error leaves the others intact) and one fsync.
+A store applies each command in a write transaction, and commands that are ready
+at once share one transaction and one fsync (group commit, see ``writer``).
 ``Store.submit`` queues a command without blocking and returns a future; the
 named ``Store`` methods (``commit_turn``, ``claim_tasks``, ...) are the blocking
 forms of the same commands.

@@ -13,8 +13,9 @@ supplies what differs:
 - migrations run under a transaction-scoped advisory lock, so several processes
   opening a fresh database at once apply each migration exactly once;
 - a trigger sends ``NOTIFY wayline_work`` whenever a transaction adds an inbox
-  message or an activity task; a listener connection per process turns that
-  into wake-ups for the engines watching this store (``watch_changes``).
+  message or a queued activity task, naming the session that wrote it; a listener
+  connection per process turns other sessions' notifications into wake-ups for
+  the engines watching this store (``watch_changes``).
 """
 
 from __future__ import annotations
@@ -23,8 +24,9 @@ import functools
 import logging
 import re
 import threading
+import uuid
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from typing import Any
 
 import psycopg
@@ -34,7 +36,7 @@ from psycopg_pool import ConnectionPool, PoolTimeout
 from wayline.errors import InstanceAlreadyExistsError, StoreError
 from wayline.store.commands import WriteCommand
 from wayline.store.migrations import load_migrations
-from wayline.store.rows import Cursor
+from wayline.store.rows import Cursor, StatementResult
 from wayline.store.sql import SqlStore
 
 log = logging.getLogger("wayline.store.postgres")
@@ -66,15 +68,29 @@ class _PgCursor:
         self._cur.execute(to_pyformat(sql), params)
         return self
 
-    def executemany(self, sql: str, rows: Sequence[Sequence[Any]]) -> _PgCursor:
-        self._cur.executemany(to_pyformat(sql), rows)
-        return self
-
     def fetchone(self) -> Any:
         return self._cur.fetchone()
 
     def fetchall(self) -> list[Any]:
         return self._cur.fetchall()
+
+    @property
+    def rowcount(self) -> int:
+        return self._cur.rowcount
+
+    @property
+    def connection(self) -> psycopg.Connection[Any]:
+        return self._cur.connection
+
+
+class _PgResult:
+    """A statement sent on its own cursor; its rows are read once its pipeline synced."""
+
+    def __init__(self, cur: psycopg.Cursor[Any]) -> None:
+        self._cur = cur
+
+    def fetchone(self) -> Any:
+        return self._cur.fetchone()
 
     @property
     def rowcount(self) -> int:
@@ -103,7 +119,7 @@ class PostgresStore(SqlStore):
         max_connections: int = 10,
         connect_timeout: float = 10.0,
     ) -> None:
-        super().__init__(retryable=_is_transient_conflict)
+        super().__init__(retryable=_is_transient_conflict, concurrent_writes=True)
         self.url = url
         self._watchers: list[Callable[[], None]] = []
         self._watch_lock = threading.Lock()
@@ -118,8 +134,11 @@ class PostgresStore(SqlStore):
                 f"cannot use PostgreSQL at {_redact(url)}: {str(exc).strip()}; check that the "
                 "server runs and that the URL, user, password and database are right"
             ) from exc
+        # Names this store's sessions: its own writes' notifications are not wake-ups.
+        self._session_name = f"wayline-{uuid.uuid4().hex[:16]}"
         self._pool: ConnectionPool[psycopg.Connection[Any]] = ConnectionPool(
             url,
+            kwargs={"application_name": self._session_name},
             min_size=min_connections,
             max_size=max_connections,
             open=False,
@@ -170,6 +189,18 @@ class PostgresStore(SqlStore):
             raise StoreError("the store is closed")
         with self._pool.connection() as conn, conn.cursor() as cur:
             yield _PgCursor(cur)
+
+    def pipeline(self, cur: Cursor) -> AbstractContextManager[None]:
+        # psycopg's pipeline mode: statements go out without waiting for each result;
+        # leaving the block syncs, and every result is then at hand.
+        assert isinstance(cur, _PgCursor)
+        return cur.connection.pipeline()  # type: ignore[return-value]
+
+    def statement(self, cur: Cursor, sql: str, params: Sequence[Any] = ()) -> StatementResult:
+        assert isinstance(cur, _PgCursor)
+        own = cur.connection.cursor()
+        own.execute(to_pyformat(sql), params)
+        return _PgResult(own)
 
     def apply(self, cur: Cursor, command: WriteCommand) -> Any:
         try:
@@ -228,8 +259,9 @@ class PostgresStore(SqlStore):
                     self._fire()
                     while not self._closed.is_set():
                         # The timeout only bounds how long close() waits for this thread.
-                        for _ in conn.notifies(timeout=0.25):
-                            self._fire()
+                        for notice in conn.notifies(timeout=0.25):
+                            if notice.payload != self._session_name:
+                                self._fire()
             except psycopg.Error as exc:
                 if self._closed.is_set():
                     return

@@ -26,14 +26,33 @@ class Cursor(Protocol):
 
     def execute(self, sql: str, params: Sequence[Any] = ()) -> Any: ...
 
-    def executemany(self, sql: str, rows: Sequence[Sequence[Any]]) -> Any: ...
-
     def fetchone(self) -> Any: ...
 
     def fetchall(self) -> list[Any]: ...
 
     @property
     def rowcount(self) -> int: ...
+
+
+class StatementResult(Protocol):
+    """A statement's outcome, readable once its pipeline has been sent (see
+    ``SqlStore.pipeline``)."""
+
+    def fetchone(self) -> Any: ...
+
+    @property
+    def rowcount(self) -> int: ...
+
+
+class Materialized:
+    """A result read at once (where statements are not pipelined)."""
+
+    def __init__(self, rows: list[Any], rowcount: int) -> None:
+        self._rows = rows
+        self.rowcount = rowcount
+
+    def fetchone(self) -> Any:
+        return self._rows[0] if self._rows else None
 
 
 def placeholders(count: int) -> str:

@@ -12,8 +12,10 @@ Claims cost the same however many instances have finished or are waiting: see
 
 from __future__ import annotations
 
+import contextlib
+import functools
 import threading
-from collections.abc import Callable, Collection, Iterator
+from collections.abc import Callable, Collection, Iterator, Sequence
 from concurrent.futures import Future
 from contextlib import AbstractContextManager
 from datetime import datetime, timedelta
@@ -63,6 +65,8 @@ from wayline.store.rows import (
     INSTANCE_COLUMNS,
     TERMINAL,
     Cursor,
+    Materialized,
+    StatementResult,
     from_micros,
     instance_from_row,
     placeholders,
@@ -78,12 +82,30 @@ from wayline.store.types import (
     InstanceQuery,
     InstanceRecord,
     NewInstance,
+    NewTask,
     TaskResult,
     TurnCommit,
 )
 from wayline.store.writer import GroupWriter
 
+#: History events written by one INSERT.
+HISTORY_CHUNK = 500
 _TASK_COLUMNS = "id, instance_id, execution_id, task_id, name, input, attempt, task_execution_id"
+
+
+def _leased_task(
+    inserted: StatementResult, commit: TurnCommit, execution_id: str, task: NewTask
+) -> ClaimedTask:
+    return ClaimedTask(
+        key=inserted.fetchone()[0],
+        instance_id=commit.instance_id,
+        execution_id=execution_id,
+        task_id=task.task_id,
+        name=task.name,
+        input=task.input,
+        attempt=1,
+        task_execution_id=task.task_execution_id,
+    )
 
 
 class SqlStore:
@@ -106,6 +128,7 @@ class SqlStore:
         writer_lock: threading.RLock | None = None,
         committed: Callable[[], None] | None = None,
         retryable: Callable[[BaseException], bool] | None = None,
+        concurrent_writes: bool = False,
     ) -> None:
         self._closed = threading.Event()
         self._write_transactions = 0
@@ -116,6 +139,7 @@ class SqlStore:
             lock=writer_lock,
             committed=committed,
             retryable=retryable,
+            concurrent=concurrent_writes,
         )
         self._handlers: dict[type[Any], Callable[[Cursor, Any], Any]] = {
             CreateInstance: self._create_instance,
@@ -143,6 +167,21 @@ class SqlStore:
 
     def change_marker(self) -> int:
         raise NotImplementedError
+
+    def pipeline(self, cur: Cursor) -> AbstractContextManager[None]:
+        """Statements run through :meth:`statement` inside this block may be sent
+        together, their results read after it (one round trip on a network)."""
+        return contextlib.nullcontext()
+
+    def statement(self, cur: Cursor, sql: str, params: Sequence[Any] = ()) -> StatementResult:
+        """Run one statement whose result is read later (after the pipeline block)."""
+        own = cur.connection.cursor()  # type: ignore[attr-defined]
+        try:
+            own.execute(sql, params)
+            rows = own.fetchall()
+            return Materialized(rows, own.rowcount)
+        finally:
+            own.close()
 
     def close(self) -> None:
         self._closed.set()
@@ -436,12 +475,15 @@ class SqlStore:
 
     def _commit_turn(self, cur: Cursor, commit: TurnCommit) -> CommitOutcome:
         iid = commit.instance_id
-        cur.execute(
-            "SELECT lease_token, execution_id, lease_owner, lease_expires_at, version, status, "
-            f"history_length FROM instances WHERE instance_id = ?{self.row_lock_clause}",
-            (iid,),
-        )
-        row = cur.fetchone()
+        with self.pipeline(cur):  # with the transaction's start: one round trip
+            locked = self.statement(
+                cur,
+                "SELECT lease_token, execution_id, lease_owner, lease_expires_at, version, "
+                f"status, history_length FROM instances WHERE instance_id = ?"
+                f"{self.row_lock_clause}",
+                (iid,),
+            )
+        row = locked.fetchone()
         if commit.expected_version is None:
             # A lease ends with its commit (or release): a repeated commit of the same
             # turn (a worker retrying a call that did succeed) must not apply twice.
@@ -461,26 +503,34 @@ class SqlStore:
                 f"workflow instance '{iid}' changed since this node last ran it; the turn "
                 "was discarded and its inputs go through the inbox instead"
             )
-        if commit.completed_tasks:
-            cur.execute(
-                "DELETE FROM tasks WHERE instance_id = ? AND execution_id = ? "
-                f"AND id IN ({placeholders(len(commit.completed_tasks))})",
-                (iid, row[1], *commit.completed_tasks),
-            )
-            if cur.rowcount != len(commit.completed_tasks):
-                raise InstanceChangedError(
-                    f"an activity task of workflow instance '{iid}' was already completed "
-                    "(its lease had expired and another worker ran it); this result was "
-                    "discarded"
+        # Everything else of the commit goes in one round trip; what it returns is read
+        # afterwards (a failed check rolls the whole transaction back).
+        with self.pipeline(cur):
+            deleted = (
+                self.statement(
+                    cur,
+                    "DELETE FROM tasks WHERE instance_id = ? AND execution_id = ? "
+                    f"AND id IN ({placeholders(len(commit.completed_tasks))})",
+                    (iid, row[1], *commit.completed_tasks),
                 )
-        return self._apply_commit(
-            cur,
-            commit,
-            old_execution_id=row[1],
-            old_status=row[5],
-            history_length=row[6],
-            version=row[4] + 1,
-        )
+                if commit.completed_tasks
+                else None
+            )
+            finish = self._apply_commit(
+                cur,
+                commit,
+                old_execution_id=row[1],
+                old_status=row[5],
+                history_length=row[6],
+                version=row[4] + 1,
+            )
+        if deleted is not None and deleted.rowcount != len(commit.completed_tasks):
+            raise InstanceChangedError(
+                f"an activity task of workflow instance '{iid}' was already completed "
+                "(its lease had expired and another worker ran it); this result was "
+                "discarded"
+            )
+        return finish()
 
     def _apply_commit(
         self,
@@ -491,21 +541,25 @@ class SqlStore:
         old_status: str,
         history_length: int,
         version: int,
-    ) -> CommitOutcome:
+    ) -> Callable[[], CommitOutcome]:
+        """Issue the commit's writes; returns how to read its outcome once sent."""
         iid, now = commit.instance_id, commit.now
         now_us = to_micros(now)
         restart = commit.continue_as_new
         if restart is not None:
             cur.execute("DELETE FROM history WHERE instance_id = ?", (iid,))
             history_length = 0
-        if commit.history:
-            cur.executemany(
-                "INSERT INTO history (instance_id, seq, event) VALUES (?, ?, ?)",
-                [
-                    (iid, history_length + offset, codec.encode_event(event))
-                    for offset, event in enumerate(commit.history)
-                ],
-            )
+        # One statement per chunk of events: a round trip per row costs more than the
+        # rows (and a chunk stays well below SQLite's limit of 32,766 parameters).
+        for start in range(0, len(commit.history), HISTORY_CHUNK):
+            chunk = commit.history[start : start + HISTORY_CHUNK]
+            rows = [
+                value
+                for offset, event in enumerate(chunk, start=history_length + start)
+                for value in (iid, offset, codec.encode_event(event))
+            ]
+            values = ", ".join("(?, ?, ?)" for _ in chunk)
+            cur.execute(f"INSERT INTO history (instance_id, seq, event) VALUES {values}", rows)
         history_length += len(commit.history)
         if commit.consumed:
             cur.execute(
@@ -549,26 +603,31 @@ class SqlStore:
             changes.append(("completed_at = ?", now_us))
         if restart is not None:
             changes.extend([("execution_id = ?", execution_id), ("input = ?", restart.input)])
-        cur.execute(
+        updated = self.statement(
+            cur,
             f"UPDATE instances SET {', '.join(sql for sql, _ in changes)}, "
             f"lease_owner = NULL, lease_expires_at = NULL, ready_at = {ready_at} "
             "WHERE instance_id = ? RETURNING ready_at",
             (*(value for _, value in changes), *ready_params, iid),
         )
-        return CommitOutcome(
-            version=version, leased_tasks=leased, ready_at=from_micros(cur.fetchone()[0])
+        return lambda: CommitOutcome(
+            version=version,
+            leased_tasks=tuple(claimed() for claimed in leased),
+            ready_at=from_micros(updated.fetchone()[0]),
         )
 
     def _insert_tasks(
         self, cur: Cursor, commit: TurnCommit, execution_id: str, now_us: int
-    ) -> tuple[ClaimedTask, ...]:
-        """Queue the turn's tasks; those marked ``leased`` go to the committing node."""
+    ) -> list[Callable[[], ClaimedTask]]:
+        """Queue the turn's tasks; those marked ``leased`` go to the committing node
+        (returned as how to read each, its key known once the statement is sent)."""
         lease = commit.task_lease
-        leased: list[ClaimedTask] = []
+        leased: list[Callable[[], ClaimedTask]] = []
         for task in commit.tasks:
             owned = task.leased and lease is not None
             until_us = to_micros(lease.until) if owned and lease is not None else None
-            cur.execute(
+            inserted = self.statement(
+                cur,
                 "INSERT INTO tasks (instance_id, execution_id, task_id, name, input, "
                 "task_execution_id, created_at, attempt, lease_owner, lease_expires_at, "
                 "visible_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
@@ -586,21 +645,9 @@ class SqlStore:
                     until_us if until_us is not None else now_us,
                 ),
             )
-            key = cur.fetchone()[0]
             if owned:
-                leased.append(
-                    ClaimedTask(
-                        key=key,
-                        instance_id=commit.instance_id,
-                        execution_id=execution_id,
-                        task_id=task.task_id,
-                        name=task.name,
-                        input=task.input,
-                        attempt=1,
-                        task_execution_id=task.task_execution_id,
-                    )
-                )
-        return tuple(leased)
+                leased.append(functools.partial(_leased_task, inserted, commit, execution_id, task))
+        return leased
 
     def _restart(
         self, cur: Cursor, commit: TurnCommit, execution_id: str, old_execution_id: str

@@ -6,11 +6,9 @@
   ``?synchronous=normal``) skips that fsync: still safe against a killed process,
   but the last commits before a power loss or OS crash can be lost.
 - **Group commit.** All writes go through one writer connection. Commands that are
-  ready at the same time are applied in one transaction (each in a savepoint, so
-  one command's error does not undo the others) and share one fsync. A blocking
-  caller that finds the writer free applies the queued commands itself (no thread
-  hand-off); commands submitted without blocking (the engine's) are applied by a
-  writer thread.
+  ready at the same time share one transaction and one fsync (see ``writer``); the
+  engine applies its commands on its own loop (``local_writes``), a blocking caller
+  on its own thread, without a hand-off when the writer is free.
 - **Reads never wait behind writes.** Each reading thread has its own connection;
   WAL readers see the last commit and never block on the writer.
 - **Checkpoints off the write path.** Copying the WAL back into the database file
