@@ -20,6 +20,7 @@ supplies what differs:
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import logging
 import re
@@ -59,12 +60,26 @@ def to_pyformat(sql: str) -> str:
 
 
 class _PgCursor:
-    """A psycopg cursor speaking the SQL layer's ``?`` parameter style."""
+    """A psycopg cursor speaking the SQL layer's ``?`` parameter style.
 
-    def __init__(self, cur: psycopg.Cursor[Any]) -> None:
+    In a write transaction (``transaction=True``) its ``BEGIN`` is sent with the
+    first statement, so inside a pipeline it costs no round trip of its own.
+    """
+
+    def __init__(self, cur: psycopg.Cursor[Any], *, transaction: bool = False) -> None:
         self._cur = cur
+        self.begin_pending = transaction
+        self.began = False
+
+    def begin(self) -> None:
+        """Open the transaction if this is the first statement in it."""
+        if self.begin_pending:
+            self.begin_pending = False
+            self._cur.execute("BEGIN")
+            self.began = True
 
     def execute(self, sql: str, params: Sequence[Any] = ()) -> _PgCursor:
+        self.begin()
         self._cur.execute(to_pyformat(sql), params)
         return self
 
@@ -138,7 +153,7 @@ class PostgresStore(SqlStore):
         self._session_name = f"wayline-{uuid.uuid4().hex[:16]}"
         self._pool: ConnectionPool[psycopg.Connection[Any]] = ConnectionPool(
             url,
-            kwargs={"application_name": self._session_name},
+            kwargs={"application_name": self._session_name, "autocommit": True},
             min_size=min_connections,
             max_size=max_connections,
             open=False,
@@ -179,8 +194,19 @@ class PostgresStore(SqlStore):
     def transaction(self) -> Iterator[Cursor]:
         if self._closed.is_set():
             raise StoreError("the store is closed")
-        with self._pool.connection() as conn, conn.cursor() as cur:
-            yield _PgCursor(cur)
+        # Pooled connections are in autocommit mode: the transaction is ours to open
+        # (lazily, see _PgCursor) and to end.
+        with self._pool.connection() as conn, conn.cursor() as raw:
+            cur = _PgCursor(raw, transaction=True)
+            try:
+                yield cur
+            except BaseException:
+                if cur.began:
+                    with contextlib.suppress(psycopg.Error):
+                        conn.execute("ROLLBACK")
+                raise
+            if cur.began:
+                conn.execute("COMMIT")
         self._count_write()
 
     @contextmanager
@@ -198,6 +224,7 @@ class PostgresStore(SqlStore):
 
     def statement(self, cur: Cursor, sql: str, params: Sequence[Any] = ()) -> StatementResult:
         assert isinstance(cur, _PgCursor)
+        cur.begin()
         own = cur.connection.cursor()
         own.execute(to_pyformat(sql), params)
         return _PgResult(own)
