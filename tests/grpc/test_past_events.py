@@ -1,9 +1,11 @@
-"""A worker's past events are converted to protobuf once, not on every turn."""
+"""A worker's past events are encoded once, not on every turn, and a work item built
+from them parses as the same message as one built from scratch."""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
+from wayline._proto.dt import orchestrator_service_pb2 as pb
 from wayline.api.grpc import convert
 from wayline.api.grpc.past_events import PastEventsCache
 from wayline.core.events import (
@@ -39,30 +41,61 @@ def _turn(past: list[HistoryEvent], execution_id: str = "e1") -> TurnWork:
     return TurnWork("i", execution_id, tuple(past), (WorkflowStarted(timestamp=T0),), "token")
 
 
-def test_each_turn_converts_only_the_events_new_since_the_last_one() -> None:
+def _parsed(item: bytes) -> pb.WorkItem:
+    return pb.WorkItem.FromString(item)
+
+
+def _expected(turn: TurnWork) -> pb.WorkItem:
+    request = pb.WorkflowRequest(
+        instanceId=turn.instance_id,
+        pastEvents=convert.worker_events(turn.past_events),
+        newEvents=convert.worker_events(turn.new_events),
+    )
+    request.executionId.value = turn.execution_id
+    return pb.WorkItem(workflowRequest=request, completionToken=turn.completion_token)
+
+
+def test_a_work_item_from_cached_past_events_is_the_same_message() -> None:
     cache = PastEventsCache()
     history = _history(50)
     for length in (0, 2, 6, 30, len(history)):
-        past = history[:length]
-        assert cache.past_events(_turn(past)) == convert.worker_events(past)
-    first = cache.past_events(_turn(history))
-    again = cache.past_events(_turn(history))
-    assert again is first  # nothing new: nothing converted
+        turn = _turn(history[:length])
+        assert _parsed(convert.work_item(turn, cache.encoded(turn))) == _expected(turn)
+        assert _parsed(convert.work_item(turn)) == _expected(turn)
+
+
+def test_each_turn_encodes_only_the_events_new_since_the_last_one() -> None:
+    cache = PastEventsCache()
+    history = _history(30)
+    cache.encoded(_turn(history[:10]))
+    before = convert.encoded_past_events
+    seen: list[int] = []
+
+    def counting(events):  # type: ignore[no-untyped-def]
+        seen.append(len(events))
+        return before(events)
+
+    convert.encoded_past_events = counting  # type: ignore[assignment]
+    try:
+        cache.encoded(_turn(history))
+    finally:
+        convert.encoded_past_events = before  # type: ignore[assignment]
+    assert seen == [len(history) - 10]
 
 
 def test_a_new_execution_or_a_shorter_history_starts_over() -> None:
     cache = PastEventsCache()
     history = _history(10)
-    cache.past_events(_turn(history))
+    cache.encoded(_turn(history))
     restarted = _history(1, execution_id="e2")
-    assert cache.past_events(_turn(restarted, "e2")) == convert.worker_events(restarted)
+    assert cache.encoded(_turn(restarted, "e2")) == convert.encoded_past_events(restarted)
     shorter = _history(3, execution_id="e2")[:5]
-    assert cache.past_events(_turn(shorter, "e2")) == convert.worker_events(shorter)
+    assert cache.encoded(_turn(shorter, "e2")) == convert.encoded_past_events(shorter)
 
 
-def test_the_cache_is_bounded_by_events_least_recently_used_first() -> None:
-    cache = PastEventsCache(max_events=100)
+def test_the_cache_is_bounded_by_size_least_recently_used_first() -> None:
+    one = len(convert.encoded_past_events(_history(5)))
+    cache = PastEventsCache(max_bytes=one * 3)
     for n in range(20):
-        turn = TurnWork(f"i{n}", "e1", tuple(_history(5)), (), "token")
-        cache.past_events(turn)
-    assert len(cache) <= 100 // len(convert.worker_events(_history(5))) + 1
+        cache.encoded(TurnWork(f"i{n}", "e1", tuple(_history(5)), (), "token"))
+    assert len(cache) == 3

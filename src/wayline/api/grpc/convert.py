@@ -242,21 +242,34 @@ def worker_events(events: Sequence[ev.HistoryEvent]) -> list[hpb.HistoryEvent]:
     return [history_event(e) for e in events if not isinstance(e, _NEVER_SENT_TO_WORKERS)]
 
 
-def work_item(
-    item: WorkItem, past_events: Sequence[hpb.HistoryEvent] | None = None
-) -> opb_service.WorkItem:
-    """A turn or an activity as the ``WorkItem`` a worker's stream receives.
+def encoded_past_events(events: Sequence[ev.HistoryEvent]) -> bytes:
+    """Events as the encoded ``pastEvents`` entries of a ``WorkflowRequest``.
 
-    ``past_events``: a turn's past events already converted (see ``past_events``).
+    Protobuf's wire format concatenates: a repeated field's entries may be encoded
+    separately and joined, and a message's fields may come in any order, so a
+    work item can be assembled from an instance's already encoded past events.
+    """
+    return b"".join(
+        _length_delimited(_PAST_EVENTS_FIELD, event.SerializeToString())
+        for event in worker_events(events)
+    )
+
+
+def work_item(item: WorkItem, encoded_past: bytes | None = None) -> bytes:
+    """A turn or an activity as the serialized ``WorkItem`` a worker's stream receives.
+
+    ``encoded_past``: a turn's past events already encoded (``encoded_past_events``).
     """
     if isinstance(item, TurnWork):
         request = opb_service.WorkflowRequest(
-            instanceId=item.instance_id,
-            pastEvents=worker_events(item.past_events) if past_events is None else past_events,
-            newEvents=worker_events(item.new_events),
+            instanceId=item.instance_id, newEvents=worker_events(item.new_events)
         )
         request.executionId.value = item.execution_id
-        return opb_service.WorkItem(workflowRequest=request, completionToken=item.completion_token)
+        past = encoded_past_events(item.past_events) if encoded_past is None else encoded_past
+        envelope = opb_service.WorkItem(completionToken=item.completion_token)
+        return envelope.SerializeToString() + _length_delimited(
+            _WORKFLOW_REQUEST_FIELD, past + request.SerializeToString()
+        )
     activity = opb_service.ActivityRequest(
         name=item.name,
         taskId=item.task_id,
@@ -265,7 +278,26 @@ def work_item(
     _set(activity.input, item.input)
     activity.workflowInstance.instanceId = item.instance_id
     activity.workflowInstance.executionId.value = item.execution_id
-    return opb_service.WorkItem(activityRequest=activity, completionToken=item.completion_token)
+    message = opb_service.WorkItem(activityRequest=activity, completionToken=item.completion_token)
+    return message.SerializeToString()
+
+
+_PAST_EVENTS_FIELD = opb_service.WorkflowRequest.DESCRIPTOR.fields_by_name["pastEvents"].number
+_WORKFLOW_REQUEST_FIELD = opb_service.WorkItem.DESCRIPTOR.fields_by_name["workflowRequest"].number
+
+
+def _length_delimited(field_number: int, payload: bytes) -> bytes:
+    """One length-delimited field (wire type 2) in protobuf's wire format."""
+    return _varint(field_number << 3 | 2) + _varint(len(payload)) + payload
+
+
+def _varint(value: int) -> bytes:
+    out = bytearray()
+    while value > 0x7F:
+        out.append(value & 0x7F | 0x80)
+        value >>= 7
+    out.append(value)
+    return bytes(out)
 
 
 def _failure(details: opb.TaskFailureDetails, fallback: str) -> ev.FailureDetails:

@@ -23,7 +23,7 @@ from wayline._proto.dt import orchestrator_service_pb2 as pb
 from wayline.api.grpc import convert
 from wayline.api.grpc.errors import RpcError
 from wayline.api.grpc.handlers import unary, unimplemented_unary
-from wayline.api.grpc.workers import WorkerService
+from wayline.api.grpc.workers import WorkerService, serialize_work_item
 from wayline.client import WorkflowClient, WorkflowState
 from wayline.core.serde import RawPayload
 from wayline.engine.remote import WorkerHub
@@ -92,7 +92,7 @@ class TaskHubService:
                 "GetWorkItems": grpc.unary_stream_rpc_method_handler(
                     self.workers.get_work_items,
                     request_deserializer=pb.GetWorkItemsRequest.FromString,
-                    response_serializer=pb.WorkItem.SerializeToString,
+                    response_serializer=serialize_work_item,
                 ),
                 "CompleteActivityTask": u(
                     self.workers.complete_activity, pb.ActivityResponse, pb.CompleteTaskResponse

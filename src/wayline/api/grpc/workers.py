@@ -31,6 +31,11 @@ Ctx = grpc.aio.ServicerContext[Any, Any]
 MAX_WORK_ITEM_BYTES = 4 * 1024 * 1024
 
 
+def serialize_work_item(item: bytes | pb.WorkItem) -> bytes:
+    """The stream's serializer: work items are built serialized (see ``convert``)."""
+    return item if isinstance(item, bytes) else item.SerializeToString()
+
+
 class WorkerService:
     """``GetWorkItems`` and the ``Complete*Task`` RPCs over one ``WorkerHub``."""
 
@@ -40,17 +45,16 @@ class WorkerService:
 
     async def get_work_items(
         self, request: pb.GetWorkItemsRequest, context: Ctx
-    ) -> AsyncIterator[pb.WorkItem]:
+    ) -> AsyncIterator[bytes]:
         # The request's concurrency hints and capabilities need no answer: every item
         # is self-contained (full history) and no health pings are sent (§4, §8).
         stream = self.hub.connect()
         try:
             while (item := await stream.next_item()) is not None:
-                past = self._past_events.past_events(item) if isinstance(item, TurnWork) else None
-                message = convert.work_item(item, past)
-                size = message.ByteSize()
-                if size > MAX_WORK_ITEM_BYTES:
-                    self._refuse_oversized(item, size)
+                past = self._past_events.encoded(item) if isinstance(item, TurnWork) else None
+                message = convert.work_item(item, past)  # serialized: see serialize_work_item
+                if len(message) > MAX_WORK_ITEM_BYTES:
+                    self._refuse_oversized(item, len(message))
                     continue
                 yield message
         finally:
