@@ -410,59 +410,69 @@ class Engine:
             await _wait(self._watch_wakeup, timeout)
 
     async def _turn_loop(self) -> None:
-        wanted = self._turns_wanted
-        assert wanted is not None
+        assert self._turns_wanted is not None
+        await self._claim_loop(
+            self._turns_wanted,
+            "workflow turns",
+            free=lambda: self.settings.max_concurrent_turns - len(self._claimed_turns),
+            names=lambda: self._claimable(self.registry.workflows),
+            command=lambda names, now, free: ClaimTurns(
+                self.node_id, names, now, self.settings.turn_lease, free
+            ),
+            start=self._start_turn,
+        )
+
+    async def _task_loop(self) -> None:
+        assert self._tasks_wanted is not None
+        await self._claim_loop(
+            self._tasks_wanted,
+            "activity tasks",
+            free=self._free_activity_slots,
+            names=lambda: self._claimable(self.registry.activities),
+            command=lambda names, now, free: ClaimTasks(
+                self.node_id, names, now, self.settings.activity_lease, free
+            ),
+            start=self._start_task,
+        )
+
+    async def _claim_loop(
+        self,
+        wanted: _Wanted,
+        what: str,
+        *,
+        free: Callable[[], int],
+        names: Callable[[], list[str] | None],
+        command: Callable[[list[str] | None, datetime, int], ClaimTurns | ClaimTasks],
+        start: Callable[[Any], None],
+    ) -> None:
+        """Claim work of one kind whenever some is wanted and there is room for it."""
         while True:
             await _wait(wanted.event, None)
-            free = self.settings.max_concurrent_turns - len(self._claimed_turns)
-            names = self._claimable(self.registry.workflows)
-            if not wanted.pending or free <= 0 or names == []:
-                continue  # a finishing turn or a connecting worker wakes us again
+            room, claimable = free(), names()
+            if not wanted.pending or room <= 0 or claimable == []:
+                continue  # finishing work or a connecting worker wakes us again
             now = self.clock.now()
             wanted.claiming(now)
             try:
-                claimed: list[ClaimedTurn] = await self._claim(
-                    ClaimTurns(self.node_id, names, now, self.settings.turn_lease, free)
-                )
+                claimed = await self._claim(command(claimable, now, room))
             except Exception:
-                log.exception("claiming workflow turns failed; retrying")
+                log.exception("claiming %s failed; retrying", what)
                 wanted.claimed(now, complete=False)
                 await asyncio.sleep(self.settings.poll_interval.total_seconds())
                 continue
             for item in claimed:
-                task = asyncio.create_task(self._run_turn(item))
-                self._claimed_turns.add(task)
-                task.add_done_callback(self._turn_done)
-            wanted.claimed(now, complete=len(claimed) < free)
+                start(item)
+            wanted.claimed(now, complete=len(claimed) < room)
+
+    def _start_turn(self, claimed: ClaimedTurn) -> None:
+        task = asyncio.create_task(self._run_turn(claimed))
+        self._claimed_turns.add(task)
+        task.add_done_callback(self._turn_done)
 
     def _turn_done(self, task: asyncio.Task[None]) -> None:
         self._claimed_turns.discard(task)
         if self._turns_wanted is not None and self._turns_wanted.pending:
             self._turns_wanted.event.set()
-
-    async def _task_loop(self) -> None:
-        wanted = self._tasks_wanted
-        assert wanted is not None
-        while True:
-            await _wait(wanted.event, None)
-            free = self._free_activity_slots()
-            names = self._claimable(self.registry.activities)
-            if not wanted.pending or free <= 0 or names == []:
-                continue
-            now = self.clock.now()
-            wanted.claiming(now)
-            try:
-                claimed: list[ClaimedTask] = await self._claim(
-                    ClaimTasks(self.node_id, names, now, self.settings.activity_lease, free)
-                )
-            except Exception:
-                log.exception("claiming activity tasks failed; retrying")
-                wanted.claimed(now, complete=False)
-                await asyncio.sleep(self.settings.poll_interval.total_seconds())
-                continue
-            for item in claimed:
-                self._start_task(item)
-            wanted.claimed(now, complete=len(claimed) < free)
 
     def _free_activity_slots(self) -> int:
         return (
