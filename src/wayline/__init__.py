@@ -40,7 +40,7 @@ from wayline.core.task import (
     when_any,
 )
 from wayline.engine.clock import ManualClock
-from wayline.engine.engine import EngineSettings
+from wayline.engine.settings import EngineSettings
 from wayline.runtime import WorkflowRuntime
 
 F = TypeVar("F", bound=Callable[..., Any])

@@ -17,8 +17,9 @@ from typing import Any, TypeVar, overload
 from wayline.client import AsyncWorkflowClient, WorkflowClient
 from wayline.core.registry import Registry
 from wayline.engine.clock import Clock
-from wayline.engine.engine import Engine, EngineSettings
+from wayline.engine.engine import Engine
 from wayline.engine.feed import CommitFeed
+from wayline.engine.settings import EngineSettings
 from wayline.store import Store, open_store
 
 log = logging.getLogger("wayline.runtime")

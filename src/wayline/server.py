@@ -31,9 +31,10 @@ from wayline.api.http.app import DEFAULT_MAX_BODY_BYTES
 from wayline.cli import build_parser, main_client
 from wayline.client import WorkflowClient
 from wayline.core.registry import Registry
-from wayline.engine.engine import Engine, EngineSettings
+from wayline.engine.engine import Engine
 from wayline.engine.feed import CommitFeed
 from wayline.engine.remote import WorkerHub
+from wayline.engine.settings import EngineSettings
 from wayline.runtime import WorkflowRuntime
 from wayline.store import DEFAULT_STORE_URL, open_store
 

@@ -23,12 +23,9 @@ import contextlib
 import dataclasses
 import functools
 import logging
-import os
-import socket
-import uuid
 from collections.abc import AsyncIterator, Callable
 from concurrent.futures import Future, ThreadPoolExecutor
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any, TypeVar
 
 from wayline.core.actions import CompleteWorkflow
@@ -40,6 +37,7 @@ from wayline.engine.cache import CachedInstance, InstanceCache
 from wayline.engine.clock import Clock, SystemClock
 from wayline.engine.handoff import Handoff
 from wayline.engine.remote import WorkerHub, WorkerLostError
+from wayline.engine.settings import EngineSettings, default_node_id
 from wayline.engine.turns import (
     TaskLeasing,
     TurnInput,
@@ -50,6 +48,7 @@ from wayline.engine.turns import (
     results_turn,
     select_messages,
 )
+from wayline.engine.wakeups import SWEEP_INTERVAL, Wanted, wait_then_clear
 from wayline.engine.workers import WorkerThreads
 from wayline.engine.writes import WriteBatcher
 from wayline.errors import InstanceChangedError, LeaseLostError, SerializationError
@@ -76,82 +75,8 @@ from wayline.store.types import (
 
 log = logging.getLogger("wayline.engine")
 
-#: How often the engine claims whatever is due even if no wake-up announced it.
-SWEEP_INTERVAL = timedelta(seconds=5)
 
 T = TypeVar("T")
-
-
-@dataclasses.dataclass(frozen=True)
-class EngineSettings:
-    """Tunables of one engine process.
-
-    Args:
-        max_concurrent_turns: claimed workflow turns in flight at once.
-        max_concurrent_activities: activities running at once (also the thread pool size).
-        turn_lease: how long a claimed turn stays ours before another node may take it.
-        activity_lease: how long a claimed activity stays ours; renewed while it runs.
-        poll_interval: how often the engine checks whether another process wrote to
-            the store (the fallback when the store cannot push wake-ups).
-        cache_size: instances whose live state is kept to skip replay (0 disables the
-            cache, and with it the step's fast path).
-        verify_replay: also replay every turn from the stored history and fail
-            loudly if the cached executor disagrees (for tests; costs a history read).
-        max_payload_bytes: largest serialized activity result or workflow output.
-        node_id: this process's name in leases; random when omitted.
-    """
-
-    max_concurrent_turns: int = 64
-    max_concurrent_activities: int = 32
-    turn_lease: timedelta = timedelta(seconds=30)
-    activity_lease: timedelta = timedelta(seconds=60)
-    poll_interval: timedelta = timedelta(milliseconds=250)
-    cache_size: int = 10_000
-    verify_replay: bool = False
-    max_payload_bytes: int = 4 * 1024 * 1024
-    node_id: str | None = None
-
-
-def _default_node_id() -> str:
-    return f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:8]}"
-
-
-class _Wanted:
-    """A kind of work that may be waiting in the store: set, then claimed once."""
-
-    def __init__(self) -> None:
-        self.pending = True  # claim once at start: recovery after a restart
-        self.event = asyncio.Event()
-        self.event.set()
-        # When the last claim that was not cut short by its limit ran (or the one in
-        # flight started): work due by then was either taken by it or is not ours to
-        # take (another node holds it, no one here runs its name), so it is no reason
-        # to claim again.
-        self.claimed_all_at: datetime | None = None
-        self.claiming_since: datetime | None = None
-
-    def set(self) -> None:
-        self.pending = True
-        self.event.set()
-
-    def due(self, when: datetime) -> None:
-        """Work became due at ``when``: claim unless a claim since covers it."""
-        for covered_until in (self.claimed_all_at, self.claiming_since):
-            if covered_until is not None and when <= covered_until:
-                return
-        self.set()
-
-    def claiming(self, now: datetime) -> None:
-        self.pending = False
-        self.claiming_since = now
-
-    def claimed(self, now: datetime, *, complete: bool) -> None:
-        """A claim started at ``now`` returned; ``complete``: not cut short by its limit."""
-        self.claiming_since = None
-        if complete:
-            self.claimed_all_at = now
-        else:
-            self.set()  # more may be waiting
 
 
 class Engine:
@@ -177,13 +102,13 @@ class Engine:
         self.registry = registry
         self.settings = settings or EngineSettings()
         self.clock: Clock = clock or SystemClock()
-        self.node_id = self.settings.node_id or _default_node_id()
+        self.node_id = self.settings.node_id or default_node_id()
         self._wrap_context = wrap_context
         self._on_commit = on_commit
         self._cache = InstanceCache(self.settings.cache_size)
         self._loop: asyncio.AbstractEventLoop | None = None
-        self._turns_wanted: _Wanted | None = None
-        self._tasks_wanted: _Wanted | None = None
+        self._turns_wanted: Wanted | None = None
+        self._tasks_wanted: Wanted | None = None
         self._watch_wakeup: asyncio.Event | None = None
         self._stopping: asyncio.Event | None = None
         self._read_pool = ThreadPoolExecutor(2, thread_name_prefix="wayline-read")
@@ -219,8 +144,8 @@ class Engine:
         self._activity_threads = WorkerThreads(
             self.settings.max_concurrent_activities, self._handoff
         )
-        self._turns_wanted = _Wanted()
-        self._tasks_wanted = _Wanted()
+        self._turns_wanted = Wanted()
+        self._tasks_wanted = Wanted()
         self._watch_wakeup = asyncio.Event()
         self._stopping = asyncio.Event()
         subscribe = getattr(self.clock, "subscribe", None)
@@ -407,7 +332,7 @@ class Engine:
             timeout = self.settings.poll_interval.total_seconds()
             for due in dues:
                 timeout = min(timeout, (due - now).total_seconds())
-            await _wait(self._watch_wakeup, timeout)
+            await wait_then_clear(self._watch_wakeup, timeout)
 
     async def _turn_loop(self) -> None:
         assert self._turns_wanted is not None
@@ -437,7 +362,7 @@ class Engine:
 
     async def _claim_loop(
         self,
-        wanted: _Wanted,
+        wanted: Wanted,
         what: str,
         *,
         free: Callable[[], int],
@@ -447,7 +372,7 @@ class Engine:
     ) -> None:
         """Claim work of one kind whenever some is wanted and there is room for it."""
         while True:
-            await _wait(wanted.event, None)
+            await wait_then_clear(wanted.event, None)
             room, claimable = free(), names()
             if not wanted.pending or room <= 0 or claimable == []:
                 continue  # finishing work or a connecting worker wakes us again
@@ -829,16 +754,6 @@ class Engine:
                     )
                 except Exception:
                     log.exception("renewing activity leases failed")
-
-
-async def _wait(event: asyncio.Event, timeout: float | None) -> None:
-    """Wait for ``event`` (at most ``timeout`` seconds), then clear it."""
-    # Not asyncio.wait_for: on Python 3.11 it swallows a cancellation that arrives
-    # together with the wake-up, and the loop would then outlive stop().
-    with contextlib.suppress(TimeoutError):
-        async with asyncio.timeout(timeout):
-            await event.wait()
-    event.clear()
 
 
 def _comparable(result: TurnResult) -> tuple[Any, ...]:

@@ -77,6 +77,12 @@ def _required_time(value: int) -> datetime:
     return moment
 
 
+def load_instance(cur: Cursor, instance_id: str) -> InstanceRecord | None:
+    cur.execute(f"SELECT {INSTANCE_COLUMNS} FROM instances WHERE instance_id = ?", (instance_id,))
+    row = cur.fetchone()
+    return None if row is None else instance_from_row(row)
+
+
 def instance_from_row(row: Sequence[Any]) -> InstanceRecord:
     """An ``InstanceRecord`` from a row of ``INSTANCE_COLUMNS``."""
     return InstanceRecord(

@@ -13,9 +13,8 @@ Claims cost the same however many instances have finished or are waiting: see
 from __future__ import annotations
 
 import contextlib
-import functools
 import threading
-from collections.abc import Callable, Collection, Iterator, Sequence
+from collections.abc import Callable, Collection, Sequence
 from concurrent.futures import Future
 from contextlib import AbstractContextManager
 from datetime import datetime, timedelta
@@ -33,10 +32,9 @@ from wayline.core.events import (
 from wayline.errors import (
     InstanceAlreadyExistsError,
     InstanceChangedError,
-    InstanceNotFoundError,
-    InstanceNotTerminalError,
     LeaseLostError,
 )
+from wayline.store import purge, tasks
 from wayline.store.commands import (
     AppendMessage,
     ClaimTasks,
@@ -56,7 +54,6 @@ from wayline.store.readiness import (
     NEXT_READY_SQL,
     NEXT_RUNNABLE_SQL,
     NEXT_TASK_SQL,
-    claim_tasks_sql,
     claim_turns_sql,
     ready_at_sql,
     statuses_woken_by,
@@ -69,6 +66,7 @@ from wayline.store.rows import (
     StatementResult,
     from_micros,
     instance_from_row,
+    load_instance,
     placeholders,
     to_micros,
 )
@@ -82,7 +80,6 @@ from wayline.store.types import (
     InstanceQuery,
     InstanceRecord,
     NewInstance,
-    NewTask,
     TaskResult,
     TurnCommit,
 )
@@ -90,22 +87,6 @@ from wayline.store.writer import GroupWriter
 
 #: History events written by one INSERT.
 HISTORY_CHUNK = 500
-_TASK_COLUMNS = "id, instance_id, execution_id, task_id, name, input, attempt, task_execution_id"
-
-
-def _leased_task(
-    inserted: StatementResult, commit: TurnCommit, execution_id: str, task: NewTask
-) -> ClaimedTask:
-    return ClaimedTask(
-        key=inserted.fetchone()[0],
-        instance_id=commit.instance_id,
-        execution_id=execution_id,
-        task_id=task.task_id,
-        name=task.name,
-        input=task.input,
-        attempt=1,
-        task_execution_id=task.task_execution_id,
-    )
 
 
 class SqlStore:
@@ -148,11 +129,11 @@ class SqlStore:
             ReleaseTurn: self._release_turn,
             ExtendTurnLease: self._extend_turn_lease,
             TurnCommit: self._commit_turn,
-            ClaimTasks: self._claim_tasks,
-            ExtendTaskLeases: self._extend_task_leases,
-            ReleaseTasks: self._release_tasks,
+            ClaimTasks: lambda cur, command: tasks.claim(cur, command, self.claim_lock_clause),
+            ExtendTaskLeases: tasks.extend_leases,
+            ReleaseTasks: tasks.release,
             CompleteTask: self._complete_task,
-            PurgeInstance: self._purge_instance,
+            PurgeInstance: purge.purge,
         }
 
     # ----- dialect hooks -------------------------------------------------------------------
@@ -223,13 +204,6 @@ class SqlStore:
 
     # ----- row helpers ------------------------------------------------------------------
 
-    def _load_instance(self, cur: Cursor, instance_id: str) -> InstanceRecord | None:
-        cur.execute(
-            f"SELECT {INSTANCE_COLUMNS} FROM instances WHERE instance_id = ?", (instance_id,)
-        )
-        row = cur.fetchone()
-        return None if row is None else instance_from_row(row)
-
     @staticmethod
     def _insert_message(
         cur: Cursor,
@@ -267,10 +241,6 @@ class SqlStore:
         row = cur.fetchone()
         return None if row is None else (row[0], row[1])
 
-    def _delete_instance_rows(self, cur: Cursor, instance_id: str) -> None:
-        for table in ("history", "inbox", "tasks", "instances"):
-            cur.execute(f"DELETE FROM {table} WHERE instance_id = ?", (instance_id,))
-
     def _insert_instance(self, cur: Cursor, new: NewInstance, now: datetime) -> None:
         """Insert (or replace a terminal) instance; raises if an active one exists."""
         cur.execute(
@@ -284,7 +254,7 @@ class SqlStore:
             if row[0] not in TERMINAL:
                 raise InstanceAlreadyExistsError(new.instance_id)
             lease_token = row[1]
-            self._delete_instance_rows(cur, new.instance_id)
+            purge.delete_instance_rows(cur, new.instance_id)
         parent = new.parent
         now_us = to_micros(now)
         visible_at = max(new.start_at, now) if new.start_at else now
@@ -390,7 +360,7 @@ class SqlStore:
 
     def get_instance(self, instance_id: str) -> InstanceRecord | None:
         with self.read() as cur:
-            return self._load_instance(cur, instance_id)
+            return load_instance(cur, instance_id)
 
     def get_history(self, instance_id: str) -> list[HistoryEvent]:
         with self.read() as cur:
@@ -569,7 +539,7 @@ class SqlStore:
             )
         terminal = commit.status.is_terminal
         execution_id = restart.execution_id if restart else old_execution_id
-        leased = self._insert_tasks(cur, commit, execution_id, now_us)
+        leased = tasks.insert(self.statement, cur, commit, execution_id, now_us)
         for timer in commit.timers:
             self._insert_message(
                 cur, iid, timer, visible_at=timer.fire_at, execution_id=execution_id
@@ -616,39 +586,6 @@ class SqlStore:
             ready_at=from_micros(updated.fetchone()[0]),
         )
 
-    def _insert_tasks(
-        self, cur: Cursor, commit: TurnCommit, execution_id: str, now_us: int
-    ) -> list[Callable[[], ClaimedTask]]:
-        """Queue the turn's tasks; those marked ``leased`` go to the committing node
-        (returned as how to read each, its key known once the statement is sent)."""
-        lease = commit.task_lease
-        leased: list[Callable[[], ClaimedTask]] = []
-        for task in commit.tasks:
-            owned = task.leased and lease is not None
-            until_us = to_micros(lease.until) if owned and lease is not None else None
-            inserted = self.statement(
-                cur,
-                "INSERT INTO tasks (instance_id, execution_id, task_id, name, input, "
-                "task_execution_id, created_at, attempt, lease_owner, lease_expires_at, "
-                "visible_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
-                (
-                    commit.instance_id,
-                    execution_id,
-                    task.task_id,
-                    task.name,
-                    task.input,
-                    task.task_execution_id,
-                    now_us,
-                    1 if owned else 0,
-                    lease.owner if owned and lease is not None else None,
-                    until_us,
-                    until_us if until_us is not None else now_us,
-                ),
-            )
-            if owned:
-                leased.append(functools.partial(_leased_task, inserted, commit, execution_id, task))
-        return leased
-
     def _restart(
         self, cur: Cursor, commit: TurnCommit, execution_id: str, old_execution_id: str
     ) -> None:
@@ -664,7 +601,7 @@ class SqlStore:
             "DELETE FROM tasks WHERE instance_id = ? AND execution_id = ?",
             (iid, old_execution_id),
         )
-        record = self._load_instance(cur, iid)
+        record = load_instance(cur, iid)
         assert record is not None
         started = ExecutionStarted(
             timestamp=now,
@@ -728,44 +665,6 @@ class SqlStore:
 
     # ----- activity tasks ------------------------------------------------------------------
 
-    def _claim_tasks(self, cur: Cursor, command: ClaimTasks) -> list[ClaimedTask]:
-        now_us = to_micros(command.now)
-        names = command.activity_names
-        if names is not None and not names:
-            return []
-        cur.execute(
-            claim_tasks_sql(None if names is None else len(names), self.claim_lock_clause),
-            (now_us, *(names or ()), command.limit),
-        )
-        keys = [row[0] for row in cur.fetchall()]
-        if not keys:
-            return []
-        marks = placeholders(len(keys))
-        until_us = to_micros(command.now + command.lease)
-        cur.execute(
-            "UPDATE tasks SET lease_owner = ?, lease_expires_at = ?, visible_at = ?, "
-            f"attempt = attempt + 1 WHERE id IN ({marks})",
-            (command.owner, until_us, until_us, *keys),
-        )
-        cur.execute(f"SELECT {_TASK_COLUMNS} FROM tasks WHERE id IN ({marks}) ORDER BY id", keys)
-        return [ClaimedTask(*row) for row in cur.fetchall()]
-
-    def _extend_task_leases(self, cur: Cursor, command: ExtendTaskLeases) -> None:
-        until_us = to_micros(command.until)
-        cur.execute(
-            "UPDATE tasks SET lease_expires_at = ?, visible_at = ? WHERE lease_owner = ? "
-            f"AND id IN ({placeholders(len(command.keys))})",
-            (until_us, until_us, command.owner, *command.keys),
-        )
-
-    def _release_tasks(self, cur: Cursor, command: ReleaseTasks) -> None:
-        cur.execute(
-            "UPDATE tasks SET lease_owner = NULL, lease_expires_at = NULL, "
-            "visible_at = created_at, attempt = attempt - 1 WHERE lease_owner = ? "
-            f"AND id IN ({placeholders(len(command.keys))})",
-            (command.owner, *command.keys),
-        )
-
     def _complete_task(self, cur: Cursor, command: CompleteTask) -> bool:
         task = command.task
         found = self._lock_status(cur, task.instance_id)  # the instance row, then its tasks
@@ -821,35 +720,3 @@ class SqlStore:
     def count_instances(self, query: InstanceQuery) -> int:
         with self.read() as cur:
             return count_instances(cur, query)
-
-    def _purge_instance(self, cur: Cursor, command: PurgeInstance) -> int:
-        record = self._load_instance(cur, command.instance_id)
-        if record is None:
-            raise InstanceNotFoundError(command.instance_id)
-        doomed = [record]
-        if command.recursive:
-            doomed.extend(self._descendants(cur, command.instance_id))
-        for victim in doomed:
-            if not victim.status.is_terminal:
-                raise InstanceNotTerminalError(victim.instance_id, victim.status.value)
-        for victim in doomed:
-            self._delete_instance_rows(cur, victim.instance_id)
-        return len(doomed)
-
-    def _descendants(self, cur: Cursor, instance_id: str) -> Iterator[InstanceRecord]:
-        # Reused ids can link instances in a cycle (A's child B later starts a new A as
-        # its own child), so each instance is visited once.
-        seen = {instance_id}
-        frontier = [instance_id]
-        while frontier:
-            parent = frontier.pop()
-            cur.execute(
-                f"SELECT {INSTANCE_COLUMNS} FROM instances WHERE parent_instance_id = ?", (parent,)
-            )
-            for row in cur.fetchall():
-                child = instance_from_row(row)
-                if child.instance_id in seen:
-                    continue
-                seen.add(child.instance_id)
-                frontier.append(child.instance_id)
-                yield child

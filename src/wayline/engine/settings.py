@@ -1,0 +1,43 @@
+"""Tunables of one engine process."""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import socket
+import uuid
+from datetime import timedelta
+
+
+@dataclasses.dataclass(frozen=True)
+class EngineSettings:
+    """Tunables of one engine process.
+
+    Args:
+        max_concurrent_turns: claimed workflow turns in flight at once.
+        max_concurrent_activities: activities running at once (also the thread pool size).
+        turn_lease: how long a claimed turn stays ours before another node may take it.
+        activity_lease: how long a claimed activity stays ours; renewed while it runs.
+        poll_interval: how often the engine checks whether another process wrote to
+            the store (the fallback when the store cannot push wake-ups).
+        cache_size: instances whose live state is kept to skip replay (0 disables the
+            cache, and with it the step's fast path).
+        verify_replay: also replay every turn from the stored history and fail
+            loudly if the cached executor disagrees (for tests; costs a history read).
+        max_payload_bytes: largest serialized activity result or workflow output.
+        node_id: this process's name in leases; random when omitted.
+    """
+
+    max_concurrent_turns: int = 64
+    max_concurrent_activities: int = 32
+    turn_lease: timedelta = timedelta(seconds=30)
+    activity_lease: timedelta = timedelta(seconds=60)
+    poll_interval: timedelta = timedelta(milliseconds=250)
+    cache_size: int = 10_000
+    verify_replay: bool = False
+    max_payload_bytes: int = 4 * 1024 * 1024
+    node_id: str | None = None
+
+
+def default_node_id() -> str:
+    return f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:8]}"

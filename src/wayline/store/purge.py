@@ -1,0 +1,52 @@
+"""Purging finished instances (and their finished descendants), all or nothing."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from wayline.errors import InstanceNotFoundError, InstanceNotTerminalError
+from wayline.store.commands import PurgeInstance
+from wayline.store.rows import INSTANCE_COLUMNS, Cursor, instance_from_row, load_instance
+from wayline.store.types import InstanceRecord
+
+
+def delete_instance_rows(cur: Cursor, instance_id: str) -> None:
+    """Every row of one instance (its current run), whatever its status."""
+    for table in ("history", "inbox", "tasks", "instances"):
+        cur.execute(f"DELETE FROM {table} WHERE instance_id = ?", (instance_id,))
+
+
+def purge(cur: Cursor, command: PurgeInstance) -> int:
+    """Delete a finished instance and its finished descendants; raises (deleting
+    nothing) if one is missing or not finished. Returns how many were deleted."""
+    record = load_instance(cur, command.instance_id)
+    if record is None:
+        raise InstanceNotFoundError(command.instance_id)
+    doomed = [record]
+    if command.recursive:
+        doomed.extend(_descendants(cur, command.instance_id))
+    for victim in doomed:
+        if not victim.status.is_terminal:
+            raise InstanceNotTerminalError(victim.instance_id, victim.status.value)
+    for victim in doomed:
+        delete_instance_rows(cur, victim.instance_id)
+    return len(doomed)
+
+
+def _descendants(cur: Cursor, instance_id: str) -> Iterator[InstanceRecord]:
+    # Reused ids can link instances in a cycle (A's child B later starts a new A as
+    # its own child), so each instance is visited once.
+    seen = {instance_id}
+    frontier = [instance_id]
+    while frontier:
+        parent = frontier.pop()
+        cur.execute(
+            f"SELECT {INSTANCE_COLUMNS} FROM instances WHERE parent_instance_id = ?", (parent,)
+        )
+        for row in cur.fetchall():
+            child = instance_from_row(row)
+            if child.instance_id in seen:
+                continue
+            seen.add(child.instance_id)
+            frontier.append(child.instance_id)
+            yield child
