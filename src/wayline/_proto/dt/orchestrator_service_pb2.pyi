@@ -19,8 +19,18 @@ class WorkerCapability(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     __slots__ = ()
     WORKER_CAPABILITY_UNSPECIFIED: _ClassVar[WorkerCapability]
     WORKER_CAPABILITY_HISTORY_STREAMING: _ClassVar[WorkerCapability]
+    WORKER_CAPABILITY_STATEFUL_HISTORY: _ClassVar[WorkerCapability]
+    WORKER_CAPABILITY_HEALTH_PING: _ClassVar[WorkerCapability]
 WORKER_CAPABILITY_UNSPECIFIED: WorkerCapability
 WORKER_CAPABILITY_HISTORY_STREAMING: WorkerCapability
+WORKER_CAPABILITY_STATEFUL_HISTORY: WorkerCapability
+WORKER_CAPABILITY_HEALTH_PING: WorkerCapability
+
+class CachedHistory(_message.Message):
+    __slots__ = ("eventCount",)
+    EVENTCOUNT_FIELD_NUMBER: _ClassVar[int]
+    eventCount: int
+    def __init__(self, eventCount: _Optional[int] = ...) -> None: ...
 
 class ActivityRequest(_message.Message):
     __slots__ = ("name", "version", "input", "workflowInstance", "taskId", "parentTraceContext", "taskExecutionId", "propagatedHistory")
@@ -57,7 +67,7 @@ class ActivityResponse(_message.Message):
     def __init__(self, instanceId: _Optional[str] = ..., taskId: _Optional[int] = ..., result: _Optional[_Union[_wrappers_pb2.StringValue, _Mapping]] = ..., failureDetails: _Optional[_Union[_orchestration_pb2.TaskFailureDetails, _Mapping]] = ..., completionToken: _Optional[str] = ...) -> None: ...
 
 class WorkflowRequest(_message.Message):
-    __slots__ = ("instanceId", "executionId", "pastEvents", "newEvents", "requiresHistoryStreaming", "router", "propagatedHistory")
+    __slots__ = ("instanceId", "executionId", "pastEvents", "newEvents", "requiresHistoryStreaming", "router", "propagatedHistory", "cachedHistory")
     INSTANCEID_FIELD_NUMBER: _ClassVar[int]
     EXECUTIONID_FIELD_NUMBER: _ClassVar[int]
     PASTEVENTS_FIELD_NUMBER: _ClassVar[int]
@@ -65,6 +75,7 @@ class WorkflowRequest(_message.Message):
     REQUIRESHISTORYSTREAMING_FIELD_NUMBER: _ClassVar[int]
     ROUTER_FIELD_NUMBER: _ClassVar[int]
     PROPAGATEDHISTORY_FIELD_NUMBER: _ClassVar[int]
+    CACHEDHISTORY_FIELD_NUMBER: _ClassVar[int]
     instanceId: str
     executionId: _wrappers_pb2.StringValue
     pastEvents: _containers.RepeatedCompositeFieldContainer[_history_events_pb2.HistoryEvent]
@@ -72,7 +83,8 @@ class WorkflowRequest(_message.Message):
     requiresHistoryStreaming: bool
     router: _orchestration_pb2.TaskRouter
     propagatedHistory: _history_events_pb2.PropagatedHistory
-    def __init__(self, instanceId: _Optional[str] = ..., executionId: _Optional[_Union[_wrappers_pb2.StringValue, _Mapping]] = ..., pastEvents: _Optional[_Iterable[_Union[_history_events_pb2.HistoryEvent, _Mapping]]] = ..., newEvents: _Optional[_Iterable[_Union[_history_events_pb2.HistoryEvent, _Mapping]]] = ..., requiresHistoryStreaming: bool = ..., router: _Optional[_Union[_orchestration_pb2.TaskRouter, _Mapping]] = ..., propagatedHistory: _Optional[_Union[_history_events_pb2.PropagatedHistory, _Mapping]] = ...) -> None: ...
+    cachedHistory: CachedHistory
+    def __init__(self, instanceId: _Optional[str] = ..., executionId: _Optional[_Union[_wrappers_pb2.StringValue, _Mapping]] = ..., pastEvents: _Optional[_Iterable[_Union[_history_events_pb2.HistoryEvent, _Mapping]]] = ..., newEvents: _Optional[_Iterable[_Union[_history_events_pb2.HistoryEvent, _Mapping]]] = ..., requiresHistoryStreaming: bool = ..., router: _Optional[_Union[_orchestration_pb2.TaskRouter, _Mapping]] = ..., propagatedHistory: _Optional[_Union[_history_events_pb2.PropagatedHistory, _Mapping]] = ..., cachedHistory: _Optional[_Union[CachedHistory, _Mapping]] = ...) -> None: ...
 
 class WorkflowResponse(_message.Message):
     __slots__ = ("instanceId", "actions", "customStatus", "completionToken", "numEventsProcessed", "version")
@@ -222,8 +234,10 @@ class PurgeInstancesResponse(_message.Message):
     def __init__(self, deletedInstanceCount: _Optional[int] = ..., isComplete: _Optional[_Union[_wrappers_pb2.BoolValue, _Mapping]] = ...) -> None: ...
 
 class GetWorkItemsRequest(_message.Message):
-    __slots__ = ()
-    def __init__(self) -> None: ...
+    __slots__ = ("capabilities",)
+    CAPABILITIES_FIELD_NUMBER: _ClassVar[int]
+    capabilities: _containers.RepeatedScalarFieldContainer[WorkerCapability]
+    def __init__(self, capabilities: _Optional[_Iterable[_Union[WorkerCapability, str]]] = ...) -> None: ...
 
 class WorkItem(_message.Message):
     __slots__ = ("workflowRequest", "activityRequest", "completionToken")

@@ -242,30 +242,38 @@ def worker_events(events: Sequence[ev.HistoryEvent]) -> list[hpb.HistoryEvent]:
     return [history_event(e) for e in events if not isinstance(e, _NEVER_SENT_TO_WORKERS)]
 
 
-def encoded_past_events(events: Sequence[ev.HistoryEvent]) -> bytes:
-    """Events as the encoded ``pastEvents`` entries of a ``WorkflowRequest``.
+def encoded_past_events(events: Sequence[ev.HistoryEvent]) -> list[bytes]:
+    """Events as encoded ``pastEvents`` entries of a ``WorkflowRequest``, one each.
 
     Protobuf's wire format concatenates: a repeated field's entries may be encoded
     separately and joined, and a message's fields may come in any order, so a
     work item can be assembled from an instance's already encoded past events.
     """
-    return b"".join(
+    return [
         _length_delimited(_PAST_EVENTS_FIELD, event.SerializeToString())
         for event in worker_events(events)
-    )
+    ]
 
 
-def work_item(item: WorkItem, encoded_past: bytes | None = None) -> bytes:
+def work_item(item: WorkItem, encoded_past: bytes | None = None, held: int = 0) -> bytes:
     """A turn or an activity as the serialized ``WorkItem`` a worker's stream receives.
 
-    ``encoded_past``: a turn's past events already encoded (``encoded_past_events``).
+    ``encoded_past``: a turn's past events already encoded (``encoded_past_events``);
+    with ``held``, only those after the first ``held``, which the worker keeps from
+    earlier turns (a stateful-history worker, ``cachedHistory``).
     """
     if isinstance(item, TurnWork):
         request = opb_service.WorkflowRequest(
             instanceId=item.instance_id, newEvents=worker_events(item.new_events)
         )
         request.executionId.value = item.execution_id
-        past = encoded_past_events(item.past_events) if encoded_past is None else encoded_past
+        if held:
+            request.cachedHistory.eventCount = held
+        past = (
+            b"".join(encoded_past_events(item.past_events))
+            if encoded_past is None
+            else encoded_past
+        )
         envelope = opb_service.WorkItem(completionToken=item.completion_token)
         return envelope.SerializeToString() + _length_delimited(
             _WORKFLOW_REQUEST_FIELD, past + request.SerializeToString()

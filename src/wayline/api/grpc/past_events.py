@@ -25,10 +25,23 @@ DEFAULT_MAX_BYTES = 256 * 1024 * 1024
 
 
 @dataclass
-class _Encoded:
+class EncodedPast:
+    """One instance's encoded past events: ``data``, where event ``i`` starts at
+    ``offsets[i]``."""
+
     execution_id: str
     source_count: int = 0  # how many of the engine's events are encoded (some are not sent)
     data: bytearray = field(default_factory=bytearray)
+    offsets: list[int] = field(default_factory=list)
+
+    @property
+    def count(self) -> int:
+        """How many events a worker receives."""
+        return len(self.offsets)
+
+    def after(self, known: int) -> bytes:
+        """The encoded events past the first ``known`` (all of them for 0)."""
+        return bytes(self.data[self.offsets[known] :]) if known < self.count else b""
 
 
 class PastEventsCache:
@@ -36,12 +49,12 @@ class PastEventsCache:
 
     def __init__(self, max_bytes: int = DEFAULT_MAX_BYTES) -> None:
         self._max_bytes = max_bytes
-        self._entries: OrderedDict[str, _Encoded] = OrderedDict()
+        self._entries: OrderedDict[str, EncodedPast] = OrderedDict()
         self._size = 0
 
-    def encoded(self, work: TurnWork) -> bytes:
-        """``work.past_events`` as the encoded ``pastEvents`` field of a
-        ``WorkflowRequest``, encoding only what is new since last time."""
+    def encoded(self, work: TurnWork) -> EncodedPast:
+        """``work.past_events`` as the encoded entries of a ``WorkflowRequest``'s
+        ``pastEvents``, encoding only what is new since last time."""
         entry = self._entries.pop(work.instance_id, None)
         if entry is not None:
             self._size -= len(entry.data)
@@ -50,15 +63,17 @@ class PastEventsCache:
             ):
                 entry = None
         if entry is None:
-            entry = _Encoded(work.execution_id)
-        entry.data += convert.encoded_past_events(work.past_events[entry.source_count :])
+            entry = EncodedPast(work.execution_id)
+        for chunk in convert.encoded_past_events(work.past_events[entry.source_count :]):
+            entry.offsets.append(len(entry.data))
+            entry.data += chunk
         entry.source_count = len(work.past_events)
         self._entries[work.instance_id] = entry
         self._size += len(entry.data)
         while self._size > self._max_bytes and len(self._entries) > 1:
             _, evicted = self._entries.popitem(last=False)
             self._size -= len(evicted.data)
-        return bytes(entry.data)
+        return entry
 
     def __len__(self) -> int:
         return len(self._entries)

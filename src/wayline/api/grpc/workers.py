@@ -10,6 +10,7 @@ in the engine; this module only moves messages between a stream and the
 from __future__ import annotations
 
 import logging
+from collections import OrderedDict
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from typing import Any
@@ -31,6 +32,34 @@ Ctx = grpc.aio.ServicerContext[Any, Any]
 MAX_WORK_ITEM_BYTES = 4 * 1024 * 1024
 
 
+def _keeps_history(request: pb.GetWorkItemsRequest) -> bool:
+    return pb.WORKER_CAPABILITY_STATEFUL_HISTORY in request.capabilities
+
+
+class HeldHistory:
+    """What one stateful-history worker holds: per instance, how many past events of
+    which execution this stream sent it last (the worker caches exactly those).
+
+    A worker whose cache disagrees (it evicted the instance, or its last turn
+    failed) fetches the whole history with ``GetInstanceHistory`` instead, so an
+    entry here is a hint, never a risk.
+    """
+
+    def __init__(self, capacity: int = 100_000) -> None:
+        self._capacity = capacity
+        self._sent: OrderedDict[str, tuple[str, int]] = OrderedDict()
+
+    def sent(self, instance_id: str, execution_id: str, count: int) -> int:
+        """Record that a turn of ``count`` past events goes out; returns how many of
+        them the worker already holds."""
+        prior = self._sent.pop(instance_id, None)
+        known = prior[1] if prior and prior[0] == execution_id and prior[1] <= count else 0
+        self._sent[instance_id] = (execution_id, count)
+        if len(self._sent) > self._capacity:
+            self._sent.popitem(last=False)
+        return known
+
+
 def serialize_work_item(item: bytes | pb.WorkItem) -> bytes:
     """The stream's serializer: work items are built serialized (see ``convert``)."""
     return item if isinstance(item, bytes) else item.SerializeToString()
@@ -46,13 +75,14 @@ class WorkerService:
     async def get_work_items(
         self, request: pb.GetWorkItemsRequest, context: Ctx
     ) -> AsyncIterator[bytes]:
-        # The request's concurrency hints and capabilities need no answer: every item
-        # is self-contained (full history) and no health pings are sent (§4, §8).
+        # Concurrency hints need no answer, and no health pings are sent (§4, §8).
         stream = self.hub.connect()
+        # A worker that keeps history (dapr 1.19's STATEFUL_HISTORY) holds, per instance,
+        # the past events this stream last sent it: the next turn sends only the rest.
+        held = HeldHistory() if _keeps_history(request) else None
         try:
             while (item := await stream.next_item()) is not None:
-                past = self._past_events.encoded(item) if isinstance(item, TurnWork) else None
-                message = convert.work_item(item, past)  # serialized: see serialize_work_item
+                message = self._serialize(item, held)  # see serialize_work_item
                 if len(message) > MAX_WORK_ITEM_BYTES:
                     self._refuse_oversized(item, len(message))
                     continue
@@ -61,6 +91,13 @@ class WorkerService:
             # Ended by the worker, a broken connection or shutdown: what it had not
             # answered goes back to the queue for the next worker.
             self.hub.disconnect(stream)
+
+    def _serialize(self, item: WorkItem, held: HeldHistory | None) -> bytes:
+        if not isinstance(item, TurnWork):
+            return convert.work_item(item)
+        past = self._past_events.encoded(item)
+        known = 0 if held is None else held.sent(item.instance_id, item.execution_id, past.count)
+        return convert.work_item(item, past.after(known), known)
 
     def _refuse_oversized(self, item: WorkItem, size: int) -> None:
         """Fail what no worker could receive, instead of re-sending it forever."""
