@@ -118,7 +118,7 @@ class Engine:
         self._abandoned_claims: list[Future[Any]] = []  # cancelled at shutdown
         self._activities = ActivityRunner(
             registry.activities,
-            self._in_activity_pool,
+            self._in_worker_thread,
             max_payload_bytes=self.settings.max_payload_bytes,
             now=self.clock.now,
         )
@@ -267,7 +267,7 @@ class Engine:
             raise
         return claimed
 
-    async def _in_activity_pool(self, fn: Callable[..., T], *args: Any) -> T:
+    async def _in_worker_thread(self, fn: Callable[..., T], *args: Any) -> T:
         assert self._activity_threads is not None
         return await self._activity_threads.run(fn, *args)
 

@@ -45,13 +45,6 @@ class Handoff:
         for callback, args in pending:
             callback(*args)
 
-    def wait_for(self, future: Future[T]) -> asyncio.Future[T]:
-        """An asyncio future with ``future``'s outcome (cancelling it cancels ``future``)."""
-        waiter: asyncio.Future[T] = self._loop.create_future()
-        future.add_done_callback(lambda done: self.call_soon(settle, waiter, done))
-        waiter.add_done_callback(lambda w: future.cancel() if w.cancelled() else None)
-        return waiter
-
 
 def settle(waiter: asyncio.Future[T], done: Future[T]) -> None:
     """Give ``waiter`` the outcome of the finished ``done`` (unless it gave up)."""
