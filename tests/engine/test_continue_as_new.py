@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import threading
 from datetime import timedelta
 from typing import Any
 
 import wayline
 
-from ._support import completed, events_of, wait_for_history, wait_until
+from ._support import WAIT, completed, events_of, wait_for_history, wait_until
 
 
 def test_continue_as_new_restarts_the_history_with_the_new_input(
@@ -123,3 +124,41 @@ def test_continued_instance_keeps_its_id_status_and_custom_status(
     assert state.instance_id == iid
     assert state.output == 2
     assert state.custom_status == {"generation": 2}
+
+
+def test_carried_events_keep_their_order_ahead_of_events_raised_during_the_turn(
+    runtime: wayline.WorkflowRuntime, db_url: str
+) -> None:
+    """Events carried over come first, in their order; events raised meanwhile follow."""
+    first_turn, collecting = threading.Event(), threading.Event()
+    release_first, release_collecting = threading.Event(), threading.Event()
+
+    @runtime.workflow
+    def collect(ctx: wayline.WorkflowContext, results: list[int]) -> Any:
+        if not results and not ctx.is_replaying:
+            first_turn.set()
+            release_first.wait(WAIT)
+        value = yield ctx.wait_for_external_event("n")
+        results = [*results, value]
+        if len(results) == 1 and not ctx.is_replaying:
+            # the turn that continues as new is still running: 4 and 5 arrive now
+            collecting.set()
+            release_collecting.wait(WAIT)
+        if len(results) < 5:
+            ctx.continue_as_new(results, save_events=True)
+            return None
+        return results
+
+    # A client with its own store connection: the engine's thread is held by the gates.
+    with runtime, wayline.WorkflowClient(db_url) as outside:
+        client = runtime.client()
+        iid = client.start_workflow(collect, input=[])
+        assert first_turn.wait(WAIT)
+        for n in (1, 2, 3):
+            outside.raise_event(iid, "n", n)
+        release_first.set()
+        assert collecting.wait(WAIT)
+        for n in (4, 5):
+            outside.raise_event(iid, "n", n)
+        release_collecting.set()
+        assert completed(client, iid).output == [1, 2, 3, 4, 5]

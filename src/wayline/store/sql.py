@@ -603,6 +603,10 @@ class SqlStore:
         )
         record = load_instance(cur, iid)
         assert record is not None
+        # Messages that arrived while the turn ran are queued again behind the new start
+        # and the carried-over events, which happened before them (the inbox is read by id).
+        cur.execute("SELECT MAX(id) FROM inbox WHERE instance_id = ?", (iid,))
+        arrived_up_to = cur.fetchone()[0]
         started = ExecutionStarted(
             timestamp=now,
             name=record.name,
@@ -614,6 +618,16 @@ class SqlStore:
         self._insert_message(cur, iid, started, visible_at=now)
         for event in commit.continue_as_new.carryover_events:
             self._insert_message(cur, iid, event, visible_at=now)
+        if arrived_up_to is not None:
+            cur.execute(
+                "INSERT INTO inbox (instance_id, execution_id, kind, event, visible_at) "
+                "SELECT instance_id, execution_id, kind, event, visible_at FROM inbox "
+                "WHERE instance_id = ? AND id <= ? ORDER BY id",
+                (iid, arrived_up_to),
+            )
+            cur.execute(
+                "DELETE FROM inbox WHERE instance_id = ? AND id <= ?", (iid, arrived_up_to)
+            )
 
     @staticmethod
     def _parent_of(record: InstanceRecord) -> ParentInfo | None:
