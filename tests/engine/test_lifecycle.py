@@ -93,12 +93,14 @@ def test_pause_and_resume_move_between_running_and_suspended(
         iid = client.start_workflow("waiter")
         wait_for_status(client, iid, "RUNNING")
 
+        # the status changes before the call returns, as Dapr's own examples assert
         client.pause_workflow(iid)
-        wait_for_status(client, iid, "SUSPENDED")
+        assert client.get_workflow(iid).runtime_status == "SUSPENDED"
         client.pause_workflow(iid)  # pausing twice is harmless
         client.resume_workflow(iid)
-        wait_for_status(client, iid, "RUNNING")
+        assert client.get_workflow(iid).runtime_status == "RUNNING"
         client.resume_workflow(iid)  # resuming a running instance is harmless
+        assert client.get_workflow(iid).runtime_status == "RUNNING"
 
         client.raise_event(iid, "go", "after resume")
         state = completed(client, iid)
@@ -142,6 +144,42 @@ def test_suspended_instance_makes_no_progress_with_finished_activities(
         assert events_of(client, iid, "TaskCompleted") == []
         client.resume_workflow(iid)
         assert completed(client, iid).output == "result"
+
+
+def test_a_pause_accepted_while_a_turn_runs_holds_from_then_on(
+    runtime: wayline.WorkflowRuntime, db_url: str
+) -> None:
+    in_turn, release = threading.Event(), threading.Event()
+
+    @runtime.workflow
+    def gated(ctx: wayline.WorkflowContext) -> Any:
+        first = yield ctx.wait_for_external_event("first")
+        if not ctx.is_replaying:
+            in_turn.set()
+            release.wait(WAIT)
+        second = yield ctx.wait_for_external_event("second")
+        return [first, second]
+
+    # A client with its own connection: the gate holds the engine's thread.
+    with runtime, wayline.WorkflowClient(db_url) as outside:
+        client = runtime.client()
+        iid = client.start_workflow(gated)
+        wait_for_status(client, iid, "RUNNING")
+        client.raise_event(iid, "first", 1)
+        assert in_turn.wait(WAIT)
+        outside.pause_workflow(iid)
+        outside.raise_event(iid, "second", 2)
+        assert outside.get_workflow(iid).runtime_status == "SUSPENDED"
+        release.set()  # the turn that ran meanwhile commits: the pause stands
+        wait_for_history(client, iid, "ExecutionSuspended")
+        with pytest.raises(TimeoutError):
+            client.wait_for_workflow_completion(iid, timeout=0.3)
+        assert client.get_workflow(iid).runtime_status == "SUSPENDED"
+        client.resume_workflow(iid)
+        assert completed(client, iid).output == [1, 2]
+        kinds = [type(e).__name__ for e in client.get_history(iid)]
+    second_event = kinds.index("EventRaised", kinds.index("EventRaised") + 1)
+    assert kinds.index("ExecutionSuspended") < kinds.index("ExecutionResumed") < second_event
 
 
 def test_terminate_records_the_output_and_is_a_no_op_once_finished(

@@ -342,13 +342,14 @@ def test_continue_as_new_restarts_the_instance(store: Store) -> None:
     assert claim_tasks(store, now=at(200)) == []  # old-execution tasks are gone
     restarted = claim_one(store, "a", now=at(4))
     # Old-execution rows (the task result) are gone; an event not addressed to an
-    # execution stays; the new start and the carried-over events follow, in that order.
+    # execution stays, behind the new start and the carried-over events (which the old
+    # execution received before it).
     assert events(restarted) == [
-        kept,
         ExecutionStarted(
             timestamp=at(3), name="wf", instance_id="a", execution_id="e2", input='"v2"'
         ),
         carried,
+        kept,
     ]
     commit(store, restarted, now=at(4))
     assert store.get_history("a")[0] == WorkflowStarted(timestamp=at(4))

@@ -124,11 +124,12 @@ def test_suspended_instance_is_claimable_only_by_resume_or_terminate(
 
     held: list[HistoryEvent] = [
         EventRaised(timestamp=at(2), name="held"),
-        ExecutionSuspended(timestamp=at(2)),
         TaskCompleted(timestamp=at(2), task_scheduled_id=1, result="1"),
     ]
     for event in held:
         store.append_message("a", event, now=at(2))
+    # pausing a paused instance changes nothing: not even a message is queued
+    store.append_message("a", ExecutionSuspended(timestamp=at(2)), now=at(2))
     assert claim(store, now=at(2)) == []
 
     store.append_message("a", wake, now=at(3))

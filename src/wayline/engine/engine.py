@@ -484,7 +484,7 @@ class Engine:
             elif self._watch_wakeup is not None:
                 self._watch_wakeup.set()  # a timer: re-read when the next one is due
         if self._on_commit is not None:
-            self._on_commit(instance.instance_id, commit.status)
+            self._on_commit(instance.instance_id, outcome.status)
 
     def _remember(
         self,
@@ -499,7 +499,7 @@ class Engine:
         if entry is None or done or commit.status.is_terminal or commit.continue_as_new:
             self._cache.evict(iid)
             return
-        entry.record = record_after(instance, commit, outcome.version)
+        entry.record = record_after(instance, commit, outcome)
         if entry.executor is None:
             entry.history.extend(commit.history)  # a remote worker's past events
         self._cache.put(entry)

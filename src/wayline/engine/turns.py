@@ -40,6 +40,7 @@ from wayline.core.executor import TurnResult
 from wayline.core.ids import new_execution_id
 from wayline.store.types import (
     ClaimedTurn,
+    CommitOutcome,
     ContinueAsNew,
     InboxMessage,
     InstanceRecord,
@@ -74,7 +75,8 @@ def select_messages(claimed: ClaimedTurn, now: datetime) -> TurnInput:
     - Messages of an older execution (results, timers) are consumed and dropped.
     - A terminate wins over everything and is handled without workflow code.
     - While suspended only resume (and terminate) are consumed; the events held
-      meanwhile follow the resume in their arrival order.
+      meanwhile follow the resume in their arrival order (a timer arrives when it
+      fires).
     - A redundant suspend or resume is consumed and dropped, so workers never see
       a resume without a suspend.
     - ``ExecutionStarted`` comes first even if events arrived before it.
@@ -92,13 +94,14 @@ def select_messages(claimed: ClaimedTurn, now: datetime) -> TurnInput:
             current.append(message)
     if plan.terminate is not None:
         return plan
+    current = _in_arrival_order(current)
     current.sort(key=lambda m: not isinstance(m.event, ExecutionStarted))
     if instance.status == WorkflowStatus.PENDING and not (
         current and isinstance(current[0].event, ExecutionStarted)
     ):
         return plan  # a scheduled start that is not due yet
 
-    suspended = instance.status == WorkflowStatus.SUSPENDED
+    suspended = _suspended_before(instance.status, current)
     held: list[InboxMessage] = []
 
     def take(message: InboxMessage) -> None:
@@ -130,18 +133,61 @@ def select_messages(claimed: ClaimedTurn, now: datetime) -> TurnInput:
     return plan
 
 
+def _in_arrival_order(messages: list[InboxMessage]) -> list[InboxMessage]:
+    """The messages in the order they reached the instance.
+
+    That is the inbox's order, except for timers: one is queued by the turn that
+    creates it but arrives when it fires, after every pause or resume accepted before
+    then (so a timer that fires while the instance is paused is held).
+    """
+    signals = [
+        (position, message.event.timestamp)
+        for position, message in enumerate(messages)
+        if isinstance(message.event, ExecutionSuspended | ExecutionResumed)
+    ]
+    if not signals:
+        return messages
+    keys: list[tuple[int, int, int]] = []
+    for position, message in enumerate(messages):
+        key = (position, 0, position)
+        if isinstance(message.event, TimerFired):
+            for signal_position, accepted_at in signals:
+                if signal_position > key[0] and accepted_at < message.event.fire_at:
+                    key = (signal_position, 1, position)  # right after that signal
+        keys.append(key)
+    order = sorted(range(len(messages)), key=keys.__getitem__)
+    return [messages[i] for i in order]
+
+
+def _suspended_before(status: WorkflowStatus, messages: Sequence[InboxMessage]) -> bool:
+    """Whether the execution was suspended before these messages.
+
+    A pause or resume sets the status when it is accepted and queues a signal that the
+    history records when a turn consumes it; queued signals alternate (redundant ones
+    are not queued), so the first one tells the state before it.
+    """
+    for message in messages:
+        if isinstance(message.event, ExecutionSuspended):
+            return False
+        if isinstance(message.event, ExecutionResumed):
+            return True
+    return status == WorkflowStatus.SUSPENDED
+
+
 def results_turn(results: Sequence[HistoryEvent], now: datetime) -> TurnInput:
     """The input of an unclaimed turn that consumes activity results directly."""
     return TurnInput(new_events=[WorkflowStarted(timestamp=now), *results])
 
 
-def record_after(instance: InstanceRecord, commit: TurnCommit, version: int) -> InstanceRecord:
+def record_after(
+    instance: InstanceRecord, commit: TurnCommit, outcome: CommitOutcome
+) -> InstanceRecord:
     """The instance row as a committed turn left it (what the next turn starts from)."""
     restart = commit.continue_as_new
     return InstanceRecord(
         instance_id=instance.instance_id,
         name=instance.name,
-        status=commit.status,
+        status=outcome.status,
         execution_id=restart.execution_id if restart else instance.execution_id,
         created_at=instance.created_at,
         last_updated_at=commit.now,
@@ -154,7 +200,7 @@ def record_after(instance: InstanceRecord, commit: TurnCommit, version: int) -> 
         parent_execution_id=instance.parent_execution_id,
         completed_at=commit.now if commit.status.is_terminal else None,
         scheduled_start_at=instance.scheduled_start_at,
-        version=version,
+        version=outcome.version,
     )
 
 
@@ -311,6 +357,7 @@ def plan_commit(
         expected_version=expected_version,
         completed_tasks=completed_tasks,
         task_lease=task_lease,
+        status_before=instance.status,
     )
 
 
@@ -338,6 +385,7 @@ def plan_noop(claimed: ClaimedTurn, turn: TurnInput, now: datetime) -> TurnCommi
         output=instance.output,
         custom_status=instance.custom_status,
         failure=instance.failure,
+        status_before=instance.status,
     )
 
 

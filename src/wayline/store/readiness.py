@@ -19,11 +19,16 @@ from wayline.core.events import WorkflowStatus
 from wayline.store.rows import placeholders
 
 # Which inbox messages can start a turn, by the instance's status: while PENDING only
-# its start (or a terminate), while SUSPENDED only resume (or terminate); everything
-# else waits. RUNNING takes every kind; a finished instance takes none.
+# its start (or a terminate), while SUSPENDED only the pause itself (recorded by a turn),
+# resume or terminate; everything else waits. RUNNING takes every kind; a finished
+# instance takes none.
 WAKING_KINDS: dict[str, tuple[str, ...]] = {
     WorkflowStatus.PENDING.value: ("ExecutionStarted", "ExecutionTerminated"),
-    WorkflowStatus.SUSPENDED.value: ("ExecutionResumed", "ExecutionTerminated"),
+    WorkflowStatus.SUSPENDED.value: (
+        "ExecutionSuspended",
+        "ExecutionResumed",
+        "ExecutionTerminated",
+    ),
 }
 _LIVE_STATUSES = (WorkflowStatus.RUNNING.value, *WAKING_KINDS)
 

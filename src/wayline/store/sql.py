@@ -34,7 +34,7 @@ from wayline.errors import (
     InstanceChangedError,
     LeaseLostError,
 )
-from wayline.store import purge, tasks
+from wayline.store import purge, suspension, tasks
 from wayline.store.commands import (
     AppendMessage,
     ClaimTasks,
@@ -375,8 +375,25 @@ class SqlStore:
             return AppendResult.NOT_FOUND
         if found[0] in TERMINAL:
             return AppendResult.FINISHED
+        status = found[0]
+        kind = type(command.event).__name__
+        if kind in suspension.SIGNAL_KINDS:
+            last_signal = None
+            if status == WorkflowStatus.PENDING.value:
+                cur.execute(suspension.LAST_SIGNAL_SQL, (command.instance_id,))
+                row = cur.fetchone()
+                last_signal = row[0] if row else None
+            effect = suspension.signal_effect(kind, status, last_signal)
+            if not effect.queue:
+                return AppendResult.APPENDED
+            if effect.status is not None:
+                status = effect.status.value
+                cur.execute(
+                    "UPDATE instances SET status = ?, last_updated_at = ? WHERE instance_id = ?",
+                    (status, to_micros(command.now), command.instance_id),
+                )
         self._insert_message(
-            cur, command.instance_id, command.event, visible_at=command.now, status=found[0]
+            cur, command.instance_id, command.event, visible_at=command.now, status=status
         )
         return AppendResult.APPENDED
 
@@ -537,7 +554,14 @@ class SqlStore:
                 f"AND id IN ({placeholders(len(commit.consumed))})",
                 (iid, *commit.consumed),
             )
-        terminal = commit.status.is_terminal
+        status = commit.status
+        if (
+            not status.is_terminal
+            and commit.status_before is not None
+            and old_status != commit.status_before.value
+        ):
+            status = WorkflowStatus(old_status)  # paused or resumed while the turn ran
+        terminal = status.is_terminal
         execution_id = restart.execution_id if restart else old_execution_id
         leased = tasks.insert(self.statement, cur, commit, execution_id, now_us)
         for timer in commit.timers:
@@ -553,7 +577,7 @@ class SqlStore:
             cur.execute("DELETE FROM tasks WHERE instance_id = ?", (iid,))
         elif restart is not None:
             self._restart(cur, commit, restart.execution_id, old_execution_id)
-        ready_at, ready_params = ready_at_sql(iid, commit.status)
+        ready_at, ready_params = ready_at_sql(iid, status)
         # Only what may have changed is SET: an index whose columns are not in the SET
         # list is not rewritten, and every page a commit touches is written again.
         changes: list[tuple[str, Any]] = [
@@ -567,8 +591,8 @@ class SqlStore:
             # overrides can no longer commit with its old token.
             ("lease_token = lease_token + ?", 0 if commit.expected_version is None else 1),
         ]
-        if commit.status.value != old_status:
-            changes.append(("status = ?", commit.status.value))
+        if status.value != old_status:
+            changes.append(("status = ?", status.value))
         if terminal:
             changes.append(("completed_at = ?", now_us))
         if restart is not None:
@@ -582,6 +606,7 @@ class SqlStore:
         )
         return lambda: CommitOutcome(
             version=version,
+            status=status,
             leased_tasks=tuple(claimed() for claimed in leased),
             ready_at=from_micros(updated.fetchone()[0]),
         )
@@ -625,9 +650,7 @@ class SqlStore:
                 "WHERE instance_id = ? AND id <= ? ORDER BY id",
                 (iid, arrived_up_to),
             )
-            cur.execute(
-                "DELETE FROM inbox WHERE instance_id = ? AND id <= ?", (iid, arrived_up_to)
-            )
+            cur.execute("DELETE FROM inbox WHERE instance_id = ? AND id <= ?", (iid, arrived_up_to))
 
     @staticmethod
     def _parent_of(record: InstanceRecord) -> ParentInfo | None:

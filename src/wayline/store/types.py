@@ -156,6 +156,9 @@ class TurnCommit:
     expected_version: int | None = None
     completed_tasks: tuple[int, ...] = ()
     task_lease: TaskLease | None = None
+    #: The instance's status when the turn began. A pause or resume accepted since then
+    #: set the status already (``store.suspension``), and it stands.
+    status_before: WorkflowStatus | None = None
 
 
 @dataclass(frozen=True)
@@ -164,6 +167,9 @@ class CommitOutcome:
 
     #: The instance row's version after the commit.
     version: int
+    #: Its status after the commit: the turn's, unless a pause or resume that arrived
+    #: while the turn ran set it (see ``store.suspension``).
+    status: WorkflowStatus
     #: The new tasks leased to the committing node (``NewTask.leased``), in order.
     leased_tasks: tuple[ClaimedTask, ...] = ()
     #: When the instance is next runnable (inbox messages that arrived meanwhile, a

@@ -53,11 +53,11 @@ with DaprClient() as client:
     running = wait_status(client, iid, {"WorkflowRuntimeStatus.RUNNING", "Running"})
     seen["running"] = state_json(running)
     client.pause_workflow(iid, COMPONENT)
-    seen["paused"] = state_json(
-        wait_status(client, iid, {"WorkflowRuntimeStatus.SUSPENDED", "Suspended"})
-    )
+    # read at once: the pause is visible when the call returns
+    seen["paused"] = state_json(client.get_workflow(iid, COMPONENT))
     client.raise_workflow_event(iid, COMPONENT, "approve", event_data={"ok": 1})
     client.resume_workflow(iid, COMPONENT)
+    seen["resumed"] = state_json(client.get_workflow(iid, COMPONENT))
     seen["completed"] = state_json(
         wait_status(client, iid, {"WorkflowRuntimeStatus.COMPLETED", "Completed"})
     )

@@ -1,0 +1,53 @@
+"""Pause and resume: the status changes when the request is accepted.
+
+A pause or resume of a running instance sets its status in the request's own
+transaction, so a read right after the call sees SUSPENDED (or RUNNING), as
+Dapr's clients expect. The signal is also queued: the instance's next turn
+records it in the history and holds (or releases) events and timers from that
+point, exactly as before. Signals that would change nothing are not queued, so the
+queued ones alternate, and a turn can tell whether the execution was suspended
+before its messages from the first one (see ``engine.turns.select_messages``).
+
+A PENDING instance has not started: its status stays PENDING and the signal waits
+for the start, which applies it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from wayline.core.events import WorkflowStatus
+
+SUSPEND = "ExecutionSuspended"
+RESUME = "ExecutionResumed"
+SIGNAL_KINDS = frozenset({SUSPEND, RESUME})
+
+#: The last queued signal of an instance (params: instance_id).
+LAST_SIGNAL_SQL = (
+    "SELECT kind FROM inbox WHERE instance_id = ? "
+    f"AND kind IN ('{SUSPEND}', '{RESUME}') ORDER BY id DESC LIMIT 1"
+)
+
+
+@dataclass(frozen=True)
+class SignalEffect:
+    queue: bool
+    #: The status to set now (None: unchanged).
+    status: WorkflowStatus | None = None
+
+
+def signal_effect(kind: str, status: str, last_queued_signal: str | None) -> SignalEffect:
+    """What accepting a pause (``SUSPEND``) or resume (``RESUME``) does to a live instance.
+
+    ``last_queued_signal`` matters only while PENDING (else the status says it).
+    """
+    if status == WorkflowStatus.PENDING.value:
+        suspended = last_queued_signal == SUSPEND
+    else:
+        suspended = status == WorkflowStatus.SUSPENDED.value
+    if suspended == (kind == SUSPEND):
+        return SignalEffect(queue=False)  # already paused (or running): nothing to do
+    if status == WorkflowStatus.PENDING.value:
+        return SignalEffect(queue=True)
+    new = WorkflowStatus.SUSPENDED if kind == SUSPEND else WorkflowStatus.RUNNING
+    return SignalEffect(queue=True, status=new)
