@@ -26,6 +26,7 @@ STATUSES = [
     "TERMINATED",
     "PENDING",
     "SUSPENDED",
+    "STALLED",
     "CONTINUED_AS_NEW",
     "CANCELED",
 ]

@@ -77,6 +77,40 @@ class WorkflowRuntime:
         """Register a workflow generator function under ``name`` (default: its name)."""
         self.registry.add_workflow(fn, name)
 
+    def register_versioned_workflow(
+        self,
+        fn: Callable[..., Any],
+        *,
+        name: str,
+        version_name: str | None = None,
+        is_latest: bool,
+    ) -> None:
+        """Register ``fn`` as version ``version_name`` (default: its function name) of
+        workflow ``name``. New instances run the version registered ``is_latest``; an
+        instance keeps the version it started with, and stalls (STALLED) where that
+        version is not registered, until code that has it runs it."""
+        self.registry.add_versioned_workflow(
+            fn, name=name, version_name=version_name, is_latest=is_latest
+        )
+
+    def versioned_workflow(
+        self,
+        __fn: F | None = None,
+        *,
+        name: str,
+        version_name: str | None = None,
+        is_latest: bool,
+    ) -> Any:
+        """Decorator form of :meth:`register_versioned_workflow`."""
+
+        def register(fn: F) -> F:
+            self.register_versioned_workflow(
+                fn, name=name, version_name=version_name, is_latest=is_latest
+            )
+            return fn
+
+        return register(__fn) if __fn is not None else register
+
     def register_activity(self, fn: Callable[..., Any], *, name: str | None = None) -> None:
         """Register an activity (a plain or ``async def`` function)."""
         self.registry.add_activity(fn, name)

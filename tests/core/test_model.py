@@ -39,6 +39,7 @@ def test_statuses_are_daprs_strings() -> None:
         "TERMINATED",
         "PENDING",
         "SUSPENDED",
+        "STALLED",
     }
 
 

@@ -341,16 +341,86 @@ def test_app_workflows_run_locally_beside_a_remote_worker(hub: Hub, worker: RawW
     assert worker.nothing_for(0.5)  # neither their turns nor the activity came here
 
 
-def test_a_turn_too_big_for_a_worker_fails_the_instance(hub: Hub, worker: RawWorker) -> None:
+def _wait_status(hub: Hub, instance_id: str, status: int) -> Any:
+    deadline = time.monotonic() + WAIT
+    while (state := hub.get(instance_id).workflowState).workflowStatus != status:
+        assert time.monotonic() < deadline, f"{instance_id} stayed {state.workflowStatus}"
+        time.sleep(0.02)
+    return state
+
+
+def _stalled_events(hub: Hub, instance_id: str) -> list[Any]:
+    request = pb.GetInstanceHistoryRequest(instanceId=instance_id)
+    history = hub.call("GetInstanceHistory", request, pb.GetInstanceHistoryResponse)
+    return [e.executionStalled for e in history.events if e.HasField("executionStalled")]
+
+
+def test_a_turn_too_big_for_a_worker_stalls_the_instance(hub: Hub, worker: RawWorker) -> None:
     big = '"' + "x" * (3 * 1024 * 1024) + '"'  # each payload is allowed; together too big
     hub.start("raw_flow", "p7", big)
     hub.complete_turn(worker.next())
     hub.raise_event("p7", "go", big)
-    state = hub.wait_done("p7").workflowState
-    assert state.workflowStatus == opb.ORCHESTRATION_STATUS_FAILED
-    assert state.failureDetails.errorType == "PayloadSizeExceededError"
+    state = _wait_status(hub, "p7", opb.ORCHESTRATION_STATUS_STALLED)
+    assert state.failureDetails.errorType == "PAYLOAD_SIZE_EXCEEDED"
     assert "continue as new" in state.failureDetails.errorMessage
+    [stalled] = _stalled_events(hub, "p7")
+    assert stalled.reason == opb.PAYLOAD_SIZE_EXCEEDED
     assert worker.nothing_for(0.5)  # never sent, never re-sent
+    # terminate needs no worker turn
+    hub.call("TerminateInstance", pb.TerminateRequest(instanceId="p7"), pb.TerminateResponse)
+    assert hub.wait_done("p7").workflowState.workflowStatus == opb.ORCHESTRATION_STATUS_TERMINATED
+
+
+def test_a_worker_without_the_instances_version_stalls_it_until_one_with_it_connects(
+    hub: Hub, worker: RawWorker, channel: grpc.Channel
+) -> None:
+    hub.start("raw_flow", "p9")
+    first = worker.next()
+    hub.complete_turn(first, version=opb.WorkflowVersion(name="v1"))
+    hub.raise_event("p9", "go", "1")
+    second = worker.next().workflowRequest
+    assert second.pastEvents[0].workflowStarted.version.name == "v1"
+    missing = apb.WorkflowAction(id=1)
+    missing.workflowVersionNotAvailable.SetInParent()
+    hub.complete_turn(pb.WorkItem(workflowRequest=second), missing)
+    state = _wait_status(hub, "p9", opb.ORCHESTRATION_STATUS_STALLED)
+    assert state.failureDetails.errorType == "VERSION_NOT_AVAILABLE"
+    [stalled] = _stalled_events(hub, "p9")
+    assert stalled.reason == opb.VERSION_NOT_AVAILABLE
+    assert worker.nothing_for(0.3)
+    # a worker that connects may have the version: the instance is dispatched again
+    worker.close()
+    other = RawWorker(channel)
+    try:
+        again = other.next().workflowRequest
+        assert kinds(again.newEvents) == ["workflowStarted", "eventRaised"]  # nothing lost
+        hub.complete_turn(pb.WorkItem(workflowRequest=again), done(1, "1"))
+        assert hub.wait_done("p9").workflowState.output.value == "1"
+    finally:
+        other.close()
+
+
+def test_a_worker_that_dropped_a_recorded_patch_stalls_the_instance(
+    hub: Hub, worker: RawWorker
+) -> None:
+    hub.start("raw_flow", "p10")
+    hub.complete_turn(worker.next(), version=opb.WorkflowVersion(patches=["p1", "p2"]))
+    hub.raise_event("p10", "go", "1")
+    second = worker.next()
+    # the code no longer calls is_patched("p1"): its actions are discarded
+    hub.complete_turn(second, done(1, "1"), version=opb.WorkflowVersion(patches=["p2"]))
+    state = _wait_status(hub, "p10", opb.ORCHESTRATION_STATUS_STALLED)
+    assert state.failureDetails.errorMessage == (
+        "Patch mismatch. History patches: [p1, p2], current patches: [p2]"
+    )
+    [stalled] = _stalled_events(hub, "p10")
+    assert stalled.reason == opb.PATCH_MISMATCH
+    # resume: run it again; code that has the patches (and a new one) goes on
+    hub.call("ResumeInstance", pb.ResumeRequest(instanceId="p10"), pb.ResumeResponse)
+    third = worker.next()
+    assert kinds(third.workflowRequest.newEvents) == ["workflowStarted", "eventRaised"]
+    hub.complete_turn(third, done(1, "ok"), version=opb.WorkflowVersion(patches=["p1", "p2", "p3"]))
+    assert hub.wait_done("p10").workflowState.output.value == "ok"
 
 
 def test_the_workers_version_and_patches_are_replayed_to_it(hub: Hub, worker: RawWorker) -> None:
@@ -364,5 +434,6 @@ def test_the_workers_version_and_patches_are_replayed_to_it(hub: Hub, worker: Ra
     assert replayed.HasField("version")
     assert (replayed.version.name, list(replayed.version.patches)) == ("v2", ["fix-1"])
     assert not second.newEvents[0].workflowStarted.HasField("version")  # a new turn
-    hub.complete_turn(pb.WorkItem(workflowRequest=second), done(1, "1"))
+    # replaying, the code sees the same patch again (dropping it would stall the instance)
+    hub.complete_turn(pb.WorkItem(workflowRequest=second), done(1, "1"), version=version)
     assert hub.wait_done("p8").workflowState.output.value == "1"

@@ -76,6 +76,11 @@ class WorkflowContext:
         self._custom_status: str | None = None
         self._completion: CompleteWorkflow | None = None
         self._save_events_on_continue = False
+        # Versioning: the patches the history recorded, is_patched's answers so far,
+        # and the patches this execution has seen (in first-seen order).
+        self._history_patches: set[str] = set()
+        self._patch_answers: dict[str, bool] = {}
+        self._seen_patches: list[str] = []
 
     # ----- properties -----------------------------------------------------------------
 
@@ -99,6 +104,21 @@ class WorkflowContext:
         """A UUID that is the same on every replay of this point of the workflow."""
         self._uuid_counter += 1
         return str(deterministic_uuid(self._instance_id, self._now.isoformat(), self._uuid_counter))
+
+    def is_patched(self, patch_name: str) -> bool:
+        """Whether this run takes the new code path of patch ``patch_name``.
+
+        True if the history recorded the patch, False while replaying history that
+        predates it, True otherwise; the answer is fixed for the rest of the run. A
+        change of code that drops a recorded patch stalls the instance (STALLED).
+        """
+        answer = self._patch_answers.get(patch_name)
+        if answer is None:
+            answer = patch_name in self._history_patches or not self._is_replaying
+            self._patch_answers[patch_name] = answer
+            if answer:
+                self._seen_patches.append(patch_name)
+        return answer
 
     def set_custom_status(self, custom_status: Any) -> None:
         """Publish a status value readable by clients; strings are stored as-is."""

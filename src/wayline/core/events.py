@@ -26,6 +26,9 @@ class WorkflowStatus(StrEnum):
     TERMINATED = "TERMINATED"
     PENDING = "PENDING"
     SUSPENDED = "SUSPENDED"
+    #: Its code does not match its history (a removed patch, a missing version): it
+    #: waits for code that does (see ``core.versioning``).
+    STALLED = "STALLED"
 
     @property
     def is_terminal(self) -> bool:

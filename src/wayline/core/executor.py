@@ -43,8 +43,14 @@ from wayline.core.events import (
     WorkflowStarted,
     WorkflowStatus,
 )
-from wayline.core.registry import call_with_input
+from wayline.core.registry import VersionedWorkflow, Workflow, call_with_input
 from wayline.core.task import NonDeterminismError, Task, TaskFailedError
+from wayline.core.versioning import (
+    Stall,
+    VersionNotAvailableError,
+    patch_mismatch,
+    version_not_available,
+)
 
 # Events recording an action, and the action class each must match on replay.
 _RECORDS: dict[type[HistoryEvent], type[Action]] = {
@@ -57,13 +63,17 @@ _RECORDS: dict[type[HistoryEvent], type[Action]] = {
 
 @dataclass(frozen=True)
 class TurnResult:
-    """What one turn produced: new actions (a completion, if any, is the only one)."""
+    """What one turn produced: new actions (a completion, if any, is the only one).
+
+    ``version_name`` and ``patches`` are recorded on the turn's WorkflowStarted. With
+    ``stall`` set the code does not match the history: the actions are discarded.
+    """
 
     actions: tuple[Action, ...]
     custom_status: str | None
-    # Reported by remote workers only: recorded on the turn's WorkflowStarted.
     version_name: str | None = None
     patches: tuple[str, ...] = ()
+    stall: Stall | None = None
 
     @property
     def completion(self) -> CompleteWorkflow | None:
@@ -102,7 +112,8 @@ class WorkflowExecutor:
 
     Args:
         instance_id: the instance being executed.
-        workflow: the workflow function, ``fn(ctx, input)`` or ``fn(ctx)``.
+        workflow: the workflow function, ``fn(ctx, input)`` or ``fn(ctx)``, or the
+            versions of one (the history says which one runs).
         wrap_context: optional factory that wraps the context handed to the code
             (used to hand workflows a subclass with extra helpers).
     """
@@ -110,10 +121,20 @@ class WorkflowExecutor:
     def __init__(
         self,
         instance_id: str,
-        workflow: Callable[..., Any],
+        workflow: Workflow,
         wrap_context: Callable[[WorkflowContext], Any] | None = None,
     ) -> None:
         self._workflow = workflow
+        self._name: str = (
+            workflow.name
+            if isinstance(workflow, VersionedWorkflow)
+            else getattr(workflow, "__name__", "workflow")
+        )
+        # What the history recorded (WorkflowStarted), and the version this code runs.
+        self._recorded_version: str | None = None
+        self._recorded_patches: tuple[str, ...] = ()
+        self._version: str | None = None
+        self._stall: Stall | None = None
         self._ctx = WorkflowContext(instance_id)
         self._user_ctx = wrap_context(self._ctx) if wrap_context else self._ctx
         self._generator: Generator[Any, Any, Any] | None = None
@@ -149,6 +170,13 @@ class WorkflowExecutor:
             ctx._is_replaying = False
             ctx._completion = None
             ctx._complete(WorkflowStatus.FAILED, None, failure_from_exception(exc))
+        patches = tuple(ctx._seen_patches)
+        stall = self._stall or patch_mismatch(self._recorded_patches, patches)
+        if stall is not None:
+            # The code does not match the history (even if it also failed on it).
+            return TurnResult(actions=(), custom_status=ctx._custom_status, stall=stall)
+        if patches:
+            self._recorded_patches = patches  # recorded by this turn's commit
         completion = ctx._completion
         if completion is not None:
             if completion.status == WorkflowStatus.CONTINUED_AS_NEW:
@@ -161,7 +189,12 @@ class WorkflowExecutor:
             actions: tuple[Action, ...] = (completion,)
         else:
             actions = tuple(ctx._pending_actions[k] for k in sorted(ctx._pending_actions))
-        return TurnResult(actions=actions, custom_status=ctx._custom_status)
+        return TurnResult(
+            actions=actions,
+            custom_status=ctx._custom_status,
+            version_name=self._version,
+            patches=patches,
+        )
 
     # ----- event handling ---------------------------------------------------------------
 
@@ -169,6 +202,11 @@ class WorkflowExecutor:
         ctx = self._ctx
         if isinstance(event, WorkflowStarted):
             ctx._now = event.timestamp
+            if event.version_name:
+                self._recorded_version = event.version_name
+            if event.patches:
+                ctx._history_patches.update(event.patches)
+                self._recorded_patches = event.patches
             return
         action_type = _RECORDS.get(type(event))
         if ctx._completion is not None:
@@ -241,10 +279,15 @@ class WorkflowExecutor:
         if self._started:
             return
         self._started = True
+        workflow = self._workflow
+        if isinstance(workflow, VersionedWorkflow):
+            try:
+                workflow, self._version = workflow.resolve(self._recorded_version)
+            except VersionNotAvailableError:
+                self._stall = version_not_available(self._name, self._recorded_version)
+                return
         try:
-            result = call_with_input(
-                self._workflow, self._user_ctx, serde.loads_lenient(event.input)
-            )
+            result = call_with_input(workflow, self._user_ctx, serde.loads_lenient(event.input))
         except Exception as exc:
             self._fail(exc)
             return

@@ -9,6 +9,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from wayline.core.versioning import VersionNotAvailableError
+
 # The attribute dapr-ext-workflow uses for a function's registered name; reusing
 # it lets code decorated with either library resolve the same names.
 NAME_ATTRIBUTE = "_dapr_alternate_name"
@@ -61,14 +63,71 @@ def call_with_input(fn: Callable[..., Any], ctx: Any, value: Any) -> Any:
 
 
 @dataclass
+class VersionedWorkflow:
+    """The registered versions of one workflow name (Dapr 1.17 named versions).
+
+    A new instance runs the latest version; an instance keeps the version it
+    started with (recorded in its history) for its whole run.
+    """
+
+    name: str
+    versions: dict[str, Callable[..., Any]] = field(default_factory=dict)
+    latest: str | None = None
+
+    def resolve(self, version: str | None) -> tuple[Callable[..., Any], str]:
+        """The function of ``version`` (None: the latest) and that version's name."""
+        chosen = version or self.latest
+        if chosen is None or chosen not in self.versions:
+            raise VersionNotAvailableError(
+                f"version {chosen!r} of workflow {self.name!r} is not registered"
+                if chosen
+                else f"workflow {self.name!r} has no latest version registered"
+            )
+        return self.versions[chosen], chosen
+
+
+#: A registered workflow: a function, or the versions of one name.
+Workflow = Callable[..., Any] | VersionedWorkflow
+
+
+@dataclass
 class Registry:
     """The workflows and activities one runtime can execute, by name."""
 
-    workflows: dict[str, Callable[..., Any]] = field(default_factory=dict)
+    workflows: dict[str, Workflow] = field(default_factory=dict)
     activities: dict[str, Callable[..., Any]] = field(default_factory=dict)
 
     def add_workflow(self, fn: Callable[..., Any], name: str | None = None) -> str:
-        return self._add(self.workflows, "workflow", fn, name)
+        if name is not None and isinstance(self.workflows.get(name), VersionedWorkflow):
+            raise ValueError(f"workflow {name!r} is registered with versions already")
+        return self._add(self.workflows, "workflow", fn, name)  # type: ignore[arg-type]
+
+    def add_versioned_workflow(
+        self,
+        fn: Callable[..., Any],
+        *,
+        name: str,
+        version_name: str | None = None,
+        is_latest: bool = False,
+    ) -> str:
+        """Register ``fn`` as one version of workflow ``name`` (default version name:
+        the function's name); ``is_latest`` makes new instances run it."""
+        if not callable(fn):
+            raise TypeError(f"register_versioned_workflow needs a function, got {fn!r}")
+        if not name:
+            raise ValueError("a versioned workflow needs a name")
+        version = version_name if version_name is not None else fn.__name__
+        versions = self.workflows.setdefault(name, VersionedWorkflow(name))
+        if not isinstance(versions, VersionedWorkflow):
+            raise ValueError(f"workflow {name!r} is registered without versions already")
+        if version in versions.versions:
+            raise ValueError(f"version {version!r} of workflow {name!r} is already registered")
+        versions.versions[version] = fn
+        if is_latest:
+            versions.latest = version
+        with contextlib.suppress(AttributeError, TypeError):
+            setattr(fn, NAME_ATTRIBUTE, name)
+        return name
 
     def add_activity(self, fn: Callable[..., Any], name: str | None = None) -> str:
         return self._add(self.activities, "activity", fn, name)

@@ -32,6 +32,7 @@ from wayline.core.actions import CompleteWorkflow
 from wayline.core.events import WorkflowStatus
 from wayline.core.executor import TurnResult, WorkflowExecutor, failure_from_exception
 from wayline.core.registry import Registry
+from wayline.core.versioning import patch_mismatch, recorded_patches
 from wayline.engine.activities import ActivityRunner
 from wayline.engine.cache import CachedInstance, InstanceCache
 from wayline.engine.clock import Clock, SystemClock
@@ -43,6 +44,7 @@ from wayline.engine.turns import (
     TurnInput,
     plan_commit,
     plan_noop,
+    plan_stall,
     plan_termination,
     record_after,
     results_turn,
@@ -61,6 +63,7 @@ from wayline.store.commands import (
     ExtendTurnLease,
     ReleaseTasks,
     ReleaseTurn,
+    Unstall,
     WriteCommand,
 )
 from wayline.store.types import (
@@ -156,7 +159,9 @@ class Engine:
         if isinstance(self.store, ChangeSource):
             self.store.watch_changes(self.notify)
         if self.remote is not None:
-            self.remote.subscribe(self.notify)
+            self.remote.subscribe(self._worker_connected)
+        # Code that may match stalled instances' histories runs now.
+        self._unstall(None if self.remote is not None else list(self.registry.workflows))
         loops = [
             asyncio.create_task(self._turn_loop(), name="wayline-turns"),
             asyncio.create_task(self._task_loop(), name="wayline-activities"),
@@ -176,7 +181,7 @@ class Engine:
             if isinstance(self.store, ChangeSource):
                 self.store.unwatch_changes(self.notify)
             if self.remote is not None:
-                self.remote.unsubscribe(self.notify)
+                self.remote.unsubscribe(self._worker_connected)
 
     async def _drain(self) -> None:
         # Activities may run for long: cancel them and give their leases back so a
@@ -216,6 +221,25 @@ class Engine:
     def notify(self) -> None:
         """Tell the engine the store may have new work of any kind (thread-safe, cheap)."""
         self._call_soon(self._want_everything)
+
+    def _worker_connected(self) -> None:
+        """A remote worker connected (thread-safe): it may run stalled instances."""
+        self._call_soon(lambda: self._unstall(None))
+        self.notify()
+
+    def _unstall(self, names: list[str] | None) -> None:
+        """Let stalled instances of ``names`` (None: any) run again, on this node's code."""
+
+        async def unstall() -> None:
+            try:
+                if await self._write(Unstall(names)):
+                    self._want_turns()
+            except Exception:
+                log.exception("letting stalled instances run again failed")
+
+        task = asyncio.create_task(unstall())
+        self._inbox_writes.add(task)
+        task.add_done_callback(self._inbox_writes.discard)
 
     def notify_turns(self) -> None:
         """Tell the engine a client created or signalled an instance (thread-safe)."""
@@ -456,6 +480,10 @@ class Engine:
         result, entry = await self._execute(
             instance, turn, self._cache.get(instance), claimed.lease_token
         )
+        if result.stall is not None:
+            self._cache.evict(instance.instance_id)  # its executor ran ahead of the store
+            log.warning("workflow instance %r stalled: %s", instance.instance_id, result.stall)
+            return plan_stall(claimed, result.stall, now), None
         return self._plan(instance, turn, result, now, lease_token=claimed.lease_token), entry
 
     async def _commit(
@@ -577,6 +605,10 @@ class Engine:
             else:
                 history = await self._read(self.store.get_history, iid)
             result = await self._execute_remotely(instance, turn, history, lease_token)
+            if result.stall is None:
+                stall = patch_mismatch(recorded_patches(history), result.patches)
+                if stall is not None:
+                    result = TurnResult(actions=(), custom_status=result.custom_status, stall=stall)
             return result, CachedInstance(instance, history=history)
         if entry is None or entry.executor is None:
             history = await self._read(self.store.get_history, iid)
@@ -678,6 +710,8 @@ class Engine:
         turn = results_turn([result for _, result in batch], now)
         try:
             result, entry = await self._execute(instance, turn, entry)
+            if result.stall is not None:  # the claimed turn records it
+                raise InstanceChangedError(f"{iid!r} stalls")
             commit = self._plan(
                 instance,
                 turn,

@@ -26,6 +26,7 @@ from wayline.core.events import (
     EventRaised,
     ExecutionCompleted,
     ExecutionResumed,
+    ExecutionStalled,
     ExecutionStarted,
     ExecutionSuspended,
     ExecutionTerminated,
@@ -38,6 +39,7 @@ from wayline.core.events import (
 )
 from wayline.core.executor import TurnResult
 from wayline.core.ids import new_execution_id
+from wayline.core.versioning import Stall
 from wayline.store.types import (
     ClaimedTurn,
     CommitOutcome,
@@ -371,6 +373,33 @@ def _take_tasks(tasks: list[NewTask], leasing: TaskLeasing) -> tuple[list[NewTas
             taken += 1
         marked.append(task)
     return marked, taken
+
+
+def plan_stall(claimed: ClaimedTurn, stall: Stall, now: datetime) -> TurnCommit:
+    """The instance's code does not match its history: discard the turn, keep its
+    messages queued for code that matches, and say why (the event once per reason)."""
+    instance = claimed.instance
+    why = FailureDetails(message=stall.description, error_type=stall.reason.value)
+    repeated = instance.status == WorkflowStatus.STALLED or instance.failure == why
+    history: tuple[HistoryEvent, ...] = (
+        ()
+        if repeated
+        else (
+            ExecutionStalled(
+                timestamp=now, reason=stall.reason.value, description=stall.description
+            ),
+        )
+    )
+    return TurnCommit(
+        instance_id=instance.instance_id,
+        lease_token=claimed.lease_token,
+        now=now,
+        status=WorkflowStatus.STALLED,
+        history=history,
+        custom_status=instance.custom_status,
+        failure=why,
+        status_before=instance.status,
+    )
 
 
 def plan_noop(claimed: ClaimedTurn, turn: TurnInput, now: datetime) -> TurnCommit:

@@ -107,6 +107,14 @@ class PurgeInstance:
     recursive: bool = True
 
 
+@dataclass(frozen=True)
+class Unstall:
+    """-> int (instances that may run again). Stalled instances of these workflow
+    names (None: any) become RUNNING, for code that may now match their history."""
+
+    workflow_names: Collection[str] | None = None
+
+
 #: ``TurnCommit`` (-> ``CommitOutcome``) is a command too.
 WriteCommand = (
     CreateInstance
@@ -119,5 +127,6 @@ WriteCommand = (
     | ReleaseTasks
     | CompleteTask
     | PurgeInstance
+    | Unstall
     | TurnCommit
 )

@@ -19,9 +19,9 @@ from wayline.core.events import WorkflowStatus
 from wayline.store.rows import placeholders
 
 # Which inbox messages can start a turn, by the instance's status: while PENDING only
-# its start (or a terminate), while SUSPENDED only the pause itself (recorded by a turn),
-# resume or terminate; everything else waits. RUNNING takes every kind; a finished
-# instance takes none.
+# its start (or a terminate), while SUSPENDED only the pause itself (recorded by a
+# turn), resume or terminate, while STALLED only terminate; everything else waits.
+# RUNNING takes every kind; a finished instance takes none.
 WAKING_KINDS: dict[str, tuple[str, ...]] = {
     WorkflowStatus.PENDING.value: ("ExecutionStarted", "ExecutionTerminated"),
     WorkflowStatus.SUSPENDED.value: (
@@ -29,6 +29,7 @@ WAKING_KINDS: dict[str, tuple[str, ...]] = {
         "ExecutionResumed",
         "ExecutionTerminated",
     ),
+    WorkflowStatus.STALLED.value: ("ExecutionTerminated",),
 }
 _LIVE_STATUSES = (WorkflowStatus.RUNNING.value, *WAKING_KINDS)
 

@@ -46,6 +46,7 @@ from wayline.store.commands import (
     PurgeInstance,
     ReleaseTasks,
     ReleaseTurn,
+    Unstall,
     WriteCommand,
 )
 from wayline.store.queries import count_instances, list_instances
@@ -134,6 +135,7 @@ class SqlStore:
             ReleaseTasks: tasks.release,
             CompleteTask: self._complete_task,
             PurgeInstance: purge.purge,
+            Unstall: self._unstall,
         }
 
     # ----- dialect hooks -------------------------------------------------------------------
@@ -384,6 +386,11 @@ class SqlStore:
                 row = cur.fetchone()
                 last_signal = row[0] if row else None
             effect = suspension.signal_effect(kind, status, last_signal)
+            if effect.unstall:
+                cur.execute(
+                    suspension.unstall_sql(None, one_instance=True),
+                    (*suspension.UNSTALL_PARAMS, command.instance_id),
+                )
             if not effect.queue:
                 return AppendResult.APPENDED
             if effect.status is not None:
@@ -396,6 +403,16 @@ class SqlStore:
             cur, command.instance_id, command.event, visible_at=command.now, status=status
         )
         return AppendResult.APPENDED
+
+    def _unstall(self, cur: Cursor, command: Unstall) -> int:
+        names = command.workflow_names
+        if names is not None and not names:
+            return 0
+        cur.execute(
+            suspension.unstall_sql(None if names is None else len(names)),
+            (*suspension.UNSTALL_PARAMS, *(names or ())),
+        )
+        return int(cur.rowcount)
 
     # ----- turns ---------------------------------------------------------------------------
 

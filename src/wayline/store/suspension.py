@@ -1,4 +1,4 @@
-"""Pause and resume: the status changes when the request is accepted.
+"""Pause, resume and unstall: status changes requested from outside a turn.
 
 A pause or resume of a running instance sets its status in the request's own
 transaction, so a read right after the call sees SUSPENDED (or RUNNING), as
@@ -9,7 +9,8 @@ queued ones alternate, and a turn can tell whether the execution was suspended
 before its messages from the first one (see ``engine.turns.select_messages``).
 
 A PENDING instance has not started: its status stays PENDING and the signal waits
-for the start, which applies it.
+for the start, which applies it. Resuming a STALLED instance lets it run again
+(pausing one changes nothing: it makes no progress anyway).
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from wayline.core.events import WorkflowStatus
+from wayline.store.rows import placeholders
 
 SUSPEND = "ExecutionSuspended"
 RESUME = "ExecutionResumed"
@@ -34,6 +36,7 @@ class SignalEffect:
     queue: bool
     #: The status to set now (None: unchanged).
     status: WorkflowStatus | None = None
+    unstall: bool = False
 
 
 def signal_effect(kind: str, status: str, last_queued_signal: str | None) -> SignalEffect:
@@ -41,6 +44,8 @@ def signal_effect(kind: str, status: str, last_queued_signal: str | None) -> Sig
 
     ``last_queued_signal`` matters only while PENDING (else the status says it).
     """
+    if status == WorkflowStatus.STALLED.value:
+        return SignalEffect(queue=False, unstall=kind == RESUME)
     if status == WorkflowStatus.PENDING.value:
         suspended = last_queued_signal == SUSPEND
     else:
@@ -51,3 +56,21 @@ def signal_effect(kind: str, status: str, last_queued_signal: str | None) -> Sig
         return SignalEffect(queue=True)
     new = WorkflowStatus.SUSPENDED if kind == SUSPEND else WorkflowStatus.RUNNING
     return SignalEffect(queue=True, status=new)
+
+
+def unstall_sql(name_count: int | None, *, one_instance: bool = False) -> str:
+    """Make stalled instances RUNNING and runnable again (params: the instance id, or
+    the workflow names; neither: every stalled instance). The turn that stalled
+    consumed nothing, so its messages are still queued."""
+    where = "status = ?"
+    if one_instance:
+        where += " AND instance_id = ?"
+    elif name_count is not None:
+        where += f" AND name IN ({placeholders(name_count)})"
+    return (
+        "UPDATE instances SET status = ?, ready_at = (SELECT MIN(m.visible_at) FROM inbox m "
+        f"WHERE m.instance_id = instances.instance_id) WHERE {where}"
+    )
+
+
+UNSTALL_PARAMS = (WorkflowStatus.RUNNING.value, WorkflowStatus.STALLED.value)

@@ -27,6 +27,7 @@ from wayline.core.actions import (
     SendEvent,
 )
 from wayline.core.executor import TurnResult
+from wayline.core.versioning import Stall, StallReason
 from wayline.engine.remote import TurnWork, WorkItem
 from wayline.engine.turns import NEVER
 
@@ -39,6 +40,7 @@ STATUS_TO_PROTO: dict[ev.WorkflowStatus, opb.OrchestrationStatus] = {
     ev.WorkflowStatus.TERMINATED: opb.ORCHESTRATION_STATUS_TERMINATED,
     ev.WorkflowStatus.PENDING: opb.ORCHESTRATION_STATUS_PENDING,
     ev.WorkflowStatus.SUSPENDED: opb.ORCHESTRATION_STATUS_SUSPENDED,
+    ev.WorkflowStatus.STALLED: opb.ORCHESTRATION_STATUS_STALLED,
 }
 STATUS_FROM_PROTO: dict[int, ev.WorkflowStatus] = {int(v): k for k, v in STATUS_TO_PROTO.items()}
 
@@ -335,19 +337,37 @@ def activity_result(
 def turn_result(response: opb_service.WorkflowResponse) -> TurnResult:
     """A worker's ``WorkflowResponse`` as a ``TurnResult`` (actions after a completion
     are ignored, as durabletask-go does)."""
+    version = response.version if response.HasField("version") else None
+    version_name = (version.name or None) if version is not None else None
+    patches = tuple(version.patches) if version is not None else ()
+    if any(a.WhichOneof("workflowActionType") == _NO_VERSION for a in response.actions):
+        return TurnResult(
+            actions=(),
+            custom_status=payload_text(response, "customStatus"),
+            version_name=version_name,
+            patches=patches,
+            stall=Stall(
+                StallReason.VERSION_NOT_AVAILABLE,
+                "Version not available. The worker does not register the version this "
+                f"instance started with{f' ({version_name!r})' if version_name else ''}; it "
+                "continues once a worker with that version connects",
+            ),
+        )
     actions: list[Action] = []
     for action in response.actions:
         converted = _action(action)
         actions.append(converted)
         if isinstance(converted, CompleteWorkflow):
             break
-    version = response.version if response.HasField("version") else None
     return TurnResult(
         actions=tuple(actions),
         custom_status=payload_text(response, "customStatus"),
-        version_name=(version.name or None) if version is not None else None,
-        patches=tuple(version.patches) if version is not None else (),
+        version_name=version_name,
+        patches=patches,
     )
+
+
+_NO_VERSION = "workflowVersionNotAvailable"
 
 
 _TIMER_ORIGINS = {
@@ -401,8 +421,8 @@ def _action(action: apb.WorkflowAction) -> Action:
         )
     if kind == "completeWorkflow":
         return _completion(action.id, action.completeWorkflow)
-    # terminateWorkflow, workflowVersionNotAvailable, createDetachedWorkflow: not
-    # emitted by the Python SDK; fail the workflow with a reason rather than guess.
+    # terminateWorkflow, createDetachedWorkflow: not emitted by the Python SDK; fail
+    # the workflow with a reason rather than guess.
     return CompleteWorkflow(
         id=action.id,
         status=ev.WorkflowStatus.FAILED,

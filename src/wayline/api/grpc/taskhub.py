@@ -269,7 +269,6 @@ class TaskHubService:
     def _purge_matching(self, flt: pb.PurgeInstanceFilter, recursive: bool) -> int:
         filters: dict[str, Any] = {}
         if flt.runtimeStatus:
-            # STALLED has no Wayline counterpart: it matches nothing.
             known = convert.STATUS_FROM_PROTO
             statuses = [known[s] for s in flt.runtimeStatus if s in known]
             if not statuses:

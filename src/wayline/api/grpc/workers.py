@@ -20,9 +20,9 @@ import grpc
 from wayline._proto.dt import orchestrator_service_pb2 as pb
 from wayline.api.grpc import convert
 from wayline.api.grpc.past_events import PastEventsCache
-from wayline.core.actions import CompleteWorkflow
-from wayline.core.events import FailureDetails, TaskFailed, WorkflowStatus
+from wayline.core.events import FailureDetails, TaskFailed
 from wayline.core.executor import TurnResult
+from wayline.core.versioning import Stall, StallReason
 from wayline.engine.remote import TurnWork, WorkerHub, WorkItem
 
 log = logging.getLogger("wayline.api.grpc.workers")
@@ -110,10 +110,11 @@ class WorkerService:
         )
         log.warning("%s (instance %r)", failure.message, item.instance_id)
         if isinstance(item, TurnWork):
-            # -1: the failure happened before any workflow code ran (as a worker does).
-            failed = CompleteWorkflow(id=-1, status=WorkflowStatus.FAILED, failure=failure)
+            # The instance stalls (as Dapr's does): nothing is lost, and it continues
+            # once it fits (e.g. the limit is raised, or the history is purged).
+            stall = Stall(StallReason.PAYLOAD_SIZE_EXCEEDED, failure.message)
             self.hub.complete_turn(
-                item.instance_id, item.completion_token, TurnResult((failed,), None)
+                item.instance_id, item.completion_token, TurnResult((), None, stall=stall)
             )
         else:
             self.hub.complete_activity(

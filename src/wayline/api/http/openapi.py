@@ -4,16 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-_STATUSES = [
-    "RUNNING",
-    "COMPLETED",
-    "CONTINUED_AS_NEW",
-    "FAILED",
-    "CANCELED",
-    "TERMINATED",
-    "PENDING",
-    "SUSPENDED",
-]
+from wayline.core.events import WorkflowStatus
+
+_STATUSES = [status.value for status in WorkflowStatus]
 
 _ERROR = {
     "type": "object",
