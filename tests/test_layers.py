@@ -21,6 +21,7 @@ ALLOWED: dict[str, set[str]] = {
     "server": {"core", "store", "engine", "client", "runtime", "api", "errors", "cli"},
     "__init__": {"core", "store", "engine", "client", "runtime", "errors"},
     "__main__": {"server"},
+    "aio": {"client"},  # dapr.ext.workflow.aio's names
 }
 
 

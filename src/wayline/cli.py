@@ -201,6 +201,12 @@ def build_parser() -> argparse.ArgumentParser:
             cmd.add_argument(
                 "--output-value", dest="output_value", help="terminate output as JSON text"
             )
+        if name == "purge":
+            cmd.add_argument(
+                "--force",
+                action="store_true",
+                help="also delete instances that have not finished (their work is dropped)",
+            )
     return parser
 
 
@@ -294,6 +300,12 @@ def _instances(api: Api, params: dict[str, Any], *, page_size: int) -> Iterator[
         page_params["continuationToken"] = token
 
 
+def _operation_path(args: argparse.Namespace, verb: str, instance_id: str) -> str:
+    if verb == "purge" and args.force:  # Dapr's route has no force: Wayline's has
+        return f"/wayline/v1/instances/{instance_id}/purge?force=true"
+    return f"/v1.0/workflows/dapr/{instance_id}/{verb}"
+
+
 def _one_or_bulk(api: Api, args: argparse.Namespace, verb: str) -> None:
     params = _filter_params(args)
     if args.instance_id:
@@ -302,9 +314,7 @@ def _one_or_bulk(api: Api, args: argparse.Namespace, verb: str) -> None:
         body: dict[str, Any] = {}
         if verb == "terminate" and args.output_value is not None:
             body = {"output": _json_text(args.output_value, "--output-value")}
-        api.call(
-            "POST", f"/v1.0/workflows/dapr/{args.instance_id}/{verb}", json=body if body else None
-        )
+        api.call("POST", _operation_path(args, verb, args.instance_id), json=body if body else None)
         _emit(
             args,
             {"instanceID": args.instance_id, "operation": verb},
@@ -319,7 +329,7 @@ def _one_or_bulk(api: Api, args: argparse.Namespace, verb: str) -> None:
     result: dict[str, Any] = {"operation": verb, "affected": 0, "failed": []}
     for done, instance_id in enumerate(ids, 1):
         try:
-            api.call("POST", f"/v1.0/workflows/dapr/{instance_id}/{verb}")
+            api.call("POST", _operation_path(args, verb, instance_id))
             result["affected"] += 1
         except CliError as exc:
             if "ERR_INSTANCE_ID_NOT_FOUND" not in str(exc):  # purged with its parent

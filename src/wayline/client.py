@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import threading
 import time
 from collections.abc import Callable, Collection, Iterator
 from dataclasses import dataclass, field
@@ -186,11 +187,60 @@ def _dapr_timeout(timeout: float | None, timeout_in_seconds: float | None) -> fl
     return timeout_in_seconds or None
 
 
+@dataclass(frozen=True)
+class _RunningRuntime:
+    store: Store
+    clock: Clock | None
+    on_change: Callable[[], None]
+    feed: CommitFeed
+
+
+# The workflow runtimes running in this process, so that a client made without a
+# store (``DaprWorkflowClient()``, as Dapr code does) reaches the runtime's store
+# instead of silently opening the default one, where nothing would ever run.
+_running_runtimes: dict[int, _RunningRuntime] = {}
+_running_lock = threading.Lock()
+
+
+def register_running_runtime(
+    key: int,
+    store: Store,
+    clock: Clock | None,
+    on_change: Callable[[], None],
+    feed: CommitFeed,
+) -> None:
+    """Called by ``WorkflowRuntime`` when it starts (``unregister_...`` when it stops)."""
+    with _running_lock:
+        _running_runtimes[key] = _RunningRuntime(store, clock, on_change, feed)
+
+
+def unregister_running_runtime(key: int) -> None:
+    with _running_lock:
+        _running_runtimes.pop(key, None)
+
+
+def _the_running_runtime() -> _RunningRuntime | None:
+    with _running_lock:
+        running = list(_running_runtimes.values())
+    # Stores of one database (several runtimes on one file) are the same to a client.
+    databases = {
+        getattr(r.store, "url", None) or getattr(r.store, "path", id(r.store)) for r in running
+    }
+    if len(databases) > 1:
+        raise ValueError(
+            f"{len(running)} workflow runtimes on different stores run in this process: "
+            "pass store=... (or use runtime.client()) to say which one this client manages"
+        )
+    return running[0] if running else None
+
+
 class WorkflowClient:
     """Manage workflow instances stored in ``store`` (a URL, a path or a ``Store``).
 
     Args:
-        store: where instances live; defaults to ``sqlite:///wayline.db``.
+        store: where instances live. Without one, the store of the workflow runtime
+            running in this process (as ``DaprWorkflowClient()`` reaches its
+            sidecar), else ``sqlite:///wayline.db``.
         clock: time source (tests inject a ``ManualClock``).
         max_payload_bytes: largest accepted serialized input, event or output.
     """
@@ -208,6 +258,10 @@ class WorkflowClient:
         _feed: CommitFeed | None = None,
     ) -> None:
         del host, port, logger_options  # DaprWorkflowClient's sidecar address: no sidecar here
+        running = _the_running_runtime() if store is None else None
+        if running is not None:
+            store, clock = running.store, clock or running.clock
+            _on_change, _feed = _on_change or running.on_change, _feed or running.feed
         self._owns_store = not (store is not None and not isinstance(store, str | Path))
         self._store = open_store(store)
         self._clock = clock or SystemClock()
@@ -339,13 +393,20 @@ class WorkflowClient:
                 f"cannot {verb} workflow instance '{instance_id}': it is {status}"
             )
 
-    def purge_workflow(self, instance_id: str, recursive: bool = True) -> int:
+    def purge_workflow(
+        self, instance_id: str, recursive: bool = True, *, force: bool = False
+    ) -> int:
         """Delete a finished instance's state and history (and its children's).
 
         Returns how many instances were removed. Only COMPLETED, FAILED and
-        TERMINATED instances can be purged; afterwards the id is unknown.
+        TERMINATED instances can be purged, unless ``force``: then any instance
+        is deleted at once, work in flight for it is dropped, and a parent waiting
+        for it is not told (terminate it first where that matters). Afterwards the
+        id is unknown.
         """
-        return self._store.purge_instance(require_instance_id(instance_id), recursive=recursive)
+        return self._store.purge_instance(
+            require_instance_id(instance_id), recursive=recursive, force=force
+        )
 
     # ----- waiting --------------------------------------------------------------------------
 
@@ -582,7 +643,11 @@ class AsyncWorkflowClient:
         clock: Clock | None = None,
         max_payload_bytes: int = DEFAULT_MAX_PAYLOAD_BYTES,
         sync_client: WorkflowClient | None = None,
+        host: str | None = None,
+        port: str | int | None = None,
+        logger_options: Any = None,
     ) -> None:
+        del host, port, logger_options  # dapr.ext.workflow.aio's sidecar address: no sidecar
         self._sync = sync_client or WorkflowClient(
             store, clock=clock, max_payload_bytes=max_payload_bytes
         )
@@ -608,9 +673,11 @@ class AsyncWorkflowClient:
     async def resume_workflow(self, instance_id: str) -> None:
         await self._call(self._sync.resume_workflow, instance_id)
 
-    async def purge_workflow(self, instance_id: str, recursive: bool = True) -> int:
+    async def purge_workflow(
+        self, instance_id: str, recursive: bool = True, *, force: bool = False
+    ) -> int:
         return await self._call(  # type: ignore[no-any-return]
-            self._sync.purge_workflow, instance_id, recursive=recursive
+            self._sync.purge_workflow, instance_id, recursive=recursive, force=force
         )
 
     async def wait_for_workflow_start(

@@ -14,7 +14,12 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar, overload
 
-from wayline.client import AsyncWorkflowClient, WorkflowClient
+from wayline.client import (
+    AsyncWorkflowClient,
+    WorkflowClient,
+    register_running_runtime,
+    unregister_running_runtime,
+)
 from wayline.core.registry import Registry
 from wayline.engine.clock import Clock
 from wayline.engine.engine import Engine
@@ -196,6 +201,7 @@ class WorkflowRuntime:
         self._thread = threading.Thread(target=self._run, name="wayline-engine", daemon=True)
         self._thread.start()
         self._ready.wait()
+        register_running_runtime(id(self), store, self._clock, self._notify, self._feed)
 
     def _run(self) -> None:
         assert self._engine is not None
@@ -220,6 +226,7 @@ class WorkflowRuntime:
 
     def shutdown(self, timeout: float | None = 30.0) -> None:
         """Stop the engine: in-flight turns commit, running activities are released."""
+        unregister_running_runtime(id(self))
         engine, thread = self._engine, self._thread
         if engine is not None and thread is not None:
             engine.stop()

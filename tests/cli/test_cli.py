@@ -181,6 +181,24 @@ def test_errors_are_one_line_with_nonzero_exit(server: Server) -> None:
         http.post("/v1.0/workflows/dapr/still-running/terminate")
 
 
+def test_purge_force_deletes_an_unfinished_instance(server: Server) -> None:
+    with server.client() as http:
+        http.post("/v1.0/workflows/dapr/wait_for_go/start?instanceID=forced")
+        wait_custom_status(http, "forced", "waiting")
+        (forced,) = run_many(server.url, ("purge", "forced", "--force"))
+        assert forced.stdout.strip() == "purge: forced"
+        assert http.get("/v1.0/workflows/dapr/forced").status_code == 404
+        # the Wayline route takes the flags; a bad one is a 400 that changes nothing
+        http.post("/v1.0/workflows/dapr/wait_for_go/start?instanceID=kept")
+        bad = http.post("/wayline/v1/instances/kept/purge?force=maybe")
+        assert bad.status_code == 400 and bad.json()["errorCode"] == "ERR_MALFORMED_REQUEST"
+        refused = http.post("/wayline/v1/instances/kept/purge")  # as Dapr's route answers
+        assert refused.status_code == 500 and refused.json()["errorCode"] == "ERR_PURGE_WORKFLOW"
+        assert http.get("/v1.0/workflows/dapr/kept").status_code == 200
+        done = http.post("/wayline/v1/instances/kept/purge?force=true&recursive=false")
+        assert done.status_code == 200 and done.json() == {"deletedInstanceCount": 1}
+
+
 def test_unreachable_server(server: Server) -> None:
     url = f"http://127.0.0.1:{free_port()}"
     listed, started, overridden = run_many(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -11,6 +12,7 @@ import wayline
 from wayline.errors import InstanceNotFoundError
 
 from ._support import WAIT, wait_for_history, wait_for_status
+from .conftest import Runtimes
 
 
 def _register(runtime: wayline.WorkflowRuntime) -> None:
@@ -140,3 +142,61 @@ def test_runtime_start_and_shutdown_without_context_manager(
     with runtime:
         client = runtime.client()
         assert client.start_workflow("doubler", input=1)
+
+
+def test_a_client_made_without_a_store_reaches_the_running_runtimes_store(
+    runtime: wayline.WorkflowRuntime, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``DaprWorkflowClient()`` as Dapr code writes it, in a process whose runtime uses
+    another database than the default: never a silently different database."""
+    elsewhere = tmp_path / "cwd"
+    elsewhere.mkdir()
+    monkeypatch.chdir(elsewhere)  # where the default sqlite:///wayline.db would go
+
+    @runtime.workflow
+    def hello(ctx: wayline.WorkflowContext, name: str) -> str:
+        return f"hello {name}"
+
+    with runtime:
+        client = wayline.DaprWorkflowClient()
+        iid = client.schedule_new_workflow(hello, input="dapr")
+        state = client.wait_for_workflow_completion(iid, timeout_in_seconds=10)
+        assert state is not None and state.serialized_output == '"hello dapr"'
+        client.close()
+    assert not (elsewhere / "wayline.db").exists()
+
+
+def test_a_client_without_a_store_refuses_to_guess_between_two_runtimes(
+    runtimes: Runtimes, tmp_path: Path
+) -> None:
+    one = runtimes.new()
+    other = wayline.WorkflowRuntime(store=f"sqlite:///{tmp_path / 'other.db'}")
+    with one, other, pytest.raises(ValueError, match="pass store="):
+        wayline.WorkflowClient()
+    other.shutdown()
+
+
+def test_the_aio_client_has_dapr_ext_workflow_aio_names(runtime: wayline.WorkflowRuntime) -> None:
+    from wayline.aio import DaprWorkflowClient
+
+    @runtime.workflow
+    def waits(ctx: wayline.WorkflowContext) -> Any:
+        return (yield ctx.wait_for_external_event("go"))
+
+    async def scenario() -> list[Any]:
+        client = DaprWorkflowClient()  # reaches the runtime running in this process
+        iid = await client.schedule_new_workflow(waits, instance_id="aio")
+        started = await client.wait_for_workflow_start(iid, timeout_in_seconds=10)
+        await client.pause_workflow(iid)
+        paused = await client.get_workflow_state(iid)
+        await client.resume_workflow(iid)
+        await client.raise_workflow_event(iid, "go", data={"ok": True})
+        done = await client.wait_for_workflow_completion(iid, timeout_in_seconds=10)
+        await client.purge_workflow(iid)
+        gone = await client.get_workflow_state(iid)
+        await client.close()
+        assert paused is not None
+        return [started.runtime_status, paused.runtime_status, done.output, gone]
+
+    with runtime:
+        assert asyncio.run(scenario()) == ["RUNNING", "SUSPENDED", {"ok": True}, None]

@@ -485,3 +485,27 @@ def test_terminate_discards_running_activities_and_pending_timers(
         assert client.get_history(iid) == history  # the late result and timer changed nothing
         assert client.get_workflow(iid).output == "stopped"
     assert state.runtime_status == "TERMINATED"
+
+
+def test_terminate_and_force_purge_work_without_the_workflows_code(
+    runtime: wayline.WorkflowRuntime,
+) -> None:
+    _waiter(runtime)
+    with runtime:
+        client = runtime.client()
+        typo = client.start_workflow("waitre", instance_id="typo")  # nobody registers it
+        assert client.get_workflow(typo).runtime_status == "PENDING"
+        client.terminate_workflow(typo, output="misspelled")
+        state = client.wait_for_workflow_completion(typo, timeout=WAIT)
+        assert (state.runtime_status, state.output) == ("TERMINATED", "misspelled")
+
+        stuck = client.start_workflow("waitre", instance_id="stuck")
+        with pytest.raises(InstanceNotTerminalError):
+            client.purge_workflow(stuck)  # not finished: refused, nothing deleted
+        assert client.get_workflow(stuck).runtime_status == "PENDING"
+        running = client.start_workflow("waiter", instance_id="running")
+        wait_for_status(client, running, "RUNNING")
+        assert client.purge_workflow(stuck, force=True) == 1
+        assert client.purge_workflow(running, force=True) == 1
+        for iid in (stuck, running):
+            assert client.get_workflow_state(iid) is None

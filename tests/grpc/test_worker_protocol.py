@@ -437,3 +437,16 @@ def test_the_workers_version_and_patches_are_replayed_to_it(hub: Hub, worker: Ra
     # replaying, the code sees the same patch again (dropping it would stall the instance)
     hub.complete_turn(pb.WorkItem(workflowRequest=second), done(1, "1"), version=version)
     assert hub.wait_done("p8").workflowState.output.value == "1"
+
+
+def test_purge_with_force_deletes_a_running_instance(hub: Hub, worker: RawWorker) -> None:
+    hub.start("raw_flow", "p11")
+    hub.complete_turn(worker.next())  # running, waiting for an event
+    with pytest.raises(grpc.RpcError):
+        hub.call(
+            "PurgeInstances", pb.PurgeInstancesRequest(instanceId="p11"), pb.PurgeInstancesResponse
+        )
+    assert hub.get("p11").exists
+    forced = pb.PurgeInstancesRequest(instanceId="p11", force=True)
+    assert hub.call("PurgeInstances", forced, pb.PurgeInstancesResponse).deletedInstanceCount == 1
+    assert not hub.get("p11").exists

@@ -25,6 +25,7 @@ from wayline.store.readiness import (
     NEXT_RUNNABLE_SQL,
     NEXT_TASK_SQL,
     claim_tasks_sql,
+    claim_terminations_sql,
     claim_turns_sql,
     ready_at_sql,
 )
@@ -190,6 +191,17 @@ def test_finding_work_is_an_index_range_not_a_scan(
     assert not _scans(plan), plan
     table = "tasks" if "tasks" in sql else "instances"
     assert f"INDEX {table}_" in plan, plan
+
+
+def test_claiming_terminations_of_any_name_reads_only_queued_terminates(
+    databases: tuple[Path, Path],
+) -> None:
+    small, aged = databases
+    sql, params = claim_terminations_sql(), (NOW, NOW, 100)
+    assert _vm_steps(aged, sql, params) == _vm_steps(small, sql, params)
+    plan = _plan(aged, sql, params)
+    # the one scan is of the partial index, which holds queued terminates only
+    assert _scans(plan) == ["SCAN inbox USING INDEX inbox_terminations"], plan
 
 
 def test_keeping_readiness_up_to_date_touches_one_instance(databases: tuple[Path, Path]) -> None:

@@ -71,6 +71,7 @@ from wayline.store.types import (
     ClaimedTurn,
     CommitOutcome,
     InstanceRecord,
+    NewTask,
     TaskLease,
     TaskResult,
     TurnCommit,
@@ -136,6 +137,7 @@ class Engine:
         self._busy: dict[str, asyncio.Future[None]] = {}
         self._draining = False
         self._not_started: list[int] = []  # tasks leased to us while shutting down
+        self._announced_remote_only: set[str] = set()
 
     # ----- lifecycle ----------------------------------------------------------------------
 
@@ -272,6 +274,22 @@ class Engine:
         if self.remote is not None and self.remote.has_workers:
             return None
         return list(local)
+
+    def _note_unregistered(self, tasks: tuple[NewTask, ...]) -> None:
+        """Say once per name when a server queues an activity nothing here can run."""
+        for task in tasks:
+            self._note_unregistered_activity(task.name)
+
+    def _note_unregistered_activity(self, name: str) -> None:
+        if name in self.registry.activities or self.remote is None:
+            return
+        if not self.remote.has_workers and name not in self._announced_remote_only:
+            self._announced_remote_only.add(name)
+            log.warning(
+                "activity %r is not registered in this server's --app modules and no "
+                "worker is connected: its tasks wait for a worker that registers it",
+                name,
+            )
 
     def _runs_here(self, name: str, local: dict[str, Any]) -> bool:
         return name in local or (self.remote is not None and self.remote.has_workers)
@@ -473,6 +491,8 @@ class Engine:
                 else []
             )
             return plan_termination(claimed, turn, now, children), None
+        if not self._runs_here(instance.name, self.registry.workflows):
+            return None  # claimed for a terminate that another turn consumed meanwhile
         if not turn.has_work:
             if not turn.consumed:
                 return None
@@ -566,6 +586,7 @@ class Engine:
             leasing=leasing,
         )
         commit = plan(result)
+        self._note_unregistered(commit.tasks)
         limit = self.settings.max_payload_bytes
         output = commit.output or ""
         if len(output.encode()) <= limit:

@@ -147,11 +147,13 @@ class Store(Protocol):
 
     def count_instances(self, query: InstanceQuery) -> int: ...
 
-    def purge_instance(self, instance_id: str, *, recursive: bool = True) -> int:
+    def purge_instance(
+        self, instance_id: str, *, recursive: bool = True, force: bool = False
+    ) -> int:
         """Delete a terminal instance (and its terminal descendants); returns the count.
 
         Raises ``InstanceNotFoundError`` or ``InstanceNotTerminalError``; on error
-        nothing is deleted.
+        nothing is deleted. ``force`` deletes unfinished instances too.
         """
 
     def change_marker(self) -> int:

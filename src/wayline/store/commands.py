@@ -105,6 +105,8 @@ class PurgeInstance:
 
     instance_id: str
     recursive: bool = True
+    #: Also delete instances that have not finished (their running work is dropped).
+    force: bool = False
 
 
 @dataclass(frozen=True)

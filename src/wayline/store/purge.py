@@ -18,7 +18,8 @@ def delete_instance_rows(cur: Cursor, instance_id: str) -> None:
 
 def purge(cur: Cursor, command: PurgeInstance) -> int:
     """Delete a finished instance and its finished descendants; raises (deleting
-    nothing) if one is missing or not finished. Returns how many were deleted."""
+    nothing) if one is missing or not finished, unless forced. Returns how many
+    were deleted."""
     record = load_instance(cur, command.instance_id)
     if record is None:
         raise InstanceNotFoundError(command.instance_id)
@@ -26,7 +27,7 @@ def purge(cur: Cursor, command: PurgeInstance) -> int:
     if command.recursive:
         doomed.extend(_descendants(cur, command.instance_id))
     for victim in doomed:
-        if not victim.status.is_terminal:
+        if not victim.status.is_terminal and not command.force:
             raise InstanceNotTerminalError(victim.instance_id, victim.status.value)
     for victim in doomed:
         delete_instance_rows(cur, victim.instance_id)

@@ -77,6 +77,19 @@ def claim_turns_sql(name_count: int | None, lock_clause: str = "", index_hint: s
     )
 
 
+def claim_terminations_sql(lock_clause: str = "") -> str:
+    """Runnable, unleased instances with a terminate queued, of any workflow name:
+    termination needs no workflow code, so any node applies it, even to an instance
+    whose workflow nobody registers (params: now, now, limit). The partial index
+    ``inbox_terminations`` holds only queued terminates."""
+    return (
+        "SELECT instance_id FROM instances WHERE instance_id IN "
+        "(SELECT instance_id FROM inbox WHERE kind = 'ExecutionTerminated') "
+        "AND ready_at <= ? AND (lease_expires_at IS NULL OR lease_expires_at <= ?) "
+        f"ORDER BY ready_at LIMIT ?{lock_clause}"
+    )
+
+
 def claim_tasks_sql(name_count: int | None, lock_clause: str = "") -> str:
     """Claimable tasks, earliest first (params: now, *names, limit)."""
     names = "" if name_count is None else f" AND name IN ({placeholders(name_count)})"

@@ -55,6 +55,7 @@ from wayline.store.readiness import (
     NEXT_READY_SQL,
     NEXT_RUNNABLE_SQL,
     NEXT_TASK_SQL,
+    claim_terminations_sql,
     claim_turns_sql,
     ready_at_sql,
     statuses_woken_by,
@@ -352,8 +353,10 @@ class SqlStore:
     def complete_task(self, task: ClaimedTask, result: TaskResult, *, now: datetime) -> bool:
         return bool(self.execute(CompleteTask(task, result, now)))
 
-    def purge_instance(self, instance_id: str, *, recursive: bool = True) -> int:
-        return int(self.execute(PurgeInstance(instance_id, recursive)))
+    def purge_instance(
+        self, instance_id: str, *, recursive: bool = True, force: bool = False
+    ) -> int:
+        return int(self.execute(PurgeInstance(instance_id, recursive, force)))
 
     # ----- instances -------------------------------------------------------------------------
 
@@ -430,6 +433,12 @@ class SqlStore:
             (now_us, now_us, *(names or ()), command.limit),
         )
         ids = [row[0] for row in cur.fetchall()]
+        if names is not None and len(ids) < command.limit:
+            cur.execute(
+                claim_terminations_sql(self.claim_lock_clause), (now_us, now_us, command.limit)
+            )
+            ids.extend(row[0] for row in cur.fetchall() if row[0] not in ids)
+            del ids[command.limit :]
         if not ids:
             return []
         marks = placeholders(len(ids))

@@ -187,11 +187,14 @@ class TaskHubService:
         kind = request.WhichOneof("request")
         if kind == "instanceId":
             count = await asyncio.to_thread(
-                self.client.purge_workflow, request.instanceId, recursive=request.recursive
+                self.client.purge_workflow,
+                request.instanceId,
+                recursive=request.recursive,
+                force=request.force,
             )
         elif kind == "purgeInstanceFilter":
             count = await asyncio.to_thread(
-                self._purge_matching, request.purgeInstanceFilter, request.recursive
+                self._purge_matching, request.purgeInstanceFilter, request.recursive, request.force
             )
         else:
             raise RpcError(
@@ -266,7 +269,7 @@ class TaskHubService:
                 continue
             return self._instance_response(state, request)
 
-    def _purge_matching(self, flt: pb.PurgeInstanceFilter, recursive: bool) -> int:
+    def _purge_matching(self, flt: pb.PurgeInstanceFilter, recursive: bool, force: bool) -> int:
         filters: dict[str, Any] = {}
         if flt.runtimeStatus:
             known = convert.STATUS_FROM_PROTO
@@ -281,12 +284,12 @@ class TaskHubService:
         ids = [
             state.instance_id
             for state in self.client.iter_workflows(page_size=500, **filters)
-            if state.runtime_status.is_terminal
+            if force or state.runtime_status.is_terminal
         ]
         count = 0
         for instance_id in ids:
             try:
-                count += self.client.purge_workflow(instance_id, recursive=recursive)
+                count += self.client.purge_workflow(instance_id, recursive=recursive, force=force)
             except InstanceNotFoundError:
                 continue  # purged meanwhile, e.g. as the child of an earlier match
             except WaylineError:

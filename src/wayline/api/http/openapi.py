@@ -175,6 +175,37 @@ def openapi_document() -> dict[str, Any]:
                     },
                 }
             },
+            "/wayline/v1/instances/{instance_id}/purge": {
+                "post": {
+                    "summary": "Delete an instance and its history (and its children's)",
+                    "parameters": [
+                        _ID_PARAM,
+                        {
+                            "name": "recursive",
+                            "in": "query",
+                            "schema": {"type": "boolean", "default": True},
+                        },
+                        {
+                            "name": "force",
+                            "in": "query",
+                            "description": "also delete unfinished instances",
+                            "schema": {"type": "boolean", "default": False},
+                        },
+                    ],
+                    "responses": {
+                        "200": _json(
+                            {
+                                "type": "object",
+                                "required": ["deletedInstanceCount"],
+                                "properties": {"deletedInstanceCount": {"type": "integer"}},
+                            }
+                        ),
+                        "400": _error("a flag is neither true nor false"),
+                        "404": _error("unknown instance"),
+                        "500": _error("not finished (ERR_PURGE_WORKFLOW); pass force=true"),
+                    },
+                }
+            },
             "/wayline/v1/instances/bulk/{operation}": {
                 "post": {
                     "summary": "Terminate, pause, resume or purge every instance matching filters",

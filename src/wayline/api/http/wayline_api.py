@@ -110,6 +110,16 @@ def parse_filters(source: dict[str, Any]) -> dict[str, Any]:
     return filters
 
 
+def _flag(value: str | None, name: str, default: bool) -> bool:
+    if value is None:
+        return default
+    if value.lower() in {"true", "1"}:
+        return True
+    if value.lower() in {"false", "0"}:
+        return False
+    raise ApiError(400, "ERR_MALFORMED_REQUEST", f"{name} must be true or false")
+
+
 class WaylineApi:
     """Handlers of the ``/wayline/v1`` routes over one ``WorkflowClient``."""
 
@@ -127,13 +137,16 @@ class WaylineApi:
             Route(f"{PREFIX}/instances/bulk/{{operation}}", self.bulk, methods=["POST"]),
             Route(f"{PREFIX}/instances/{{instance_id}}", self.get_instance, methods=["GET"]),
             Route(f"{PREFIX}/instances/{{instance_id}}/history", self.history, methods=["GET"]),
+            Route(f"{PREFIX}/instances/{{instance_id}}/purge", self.purge, methods=["POST"]),
         ]
 
-    async def _call(self, fn: Callable[..., Any], *args: Any, **kw: Any) -> Any:
+    async def _call(
+        self, fn: Callable[..., Any], *args: Any, _code: str = "ERR_WAYLINE", **kw: Any
+    ) -> Any:
         try:
             return await run_in_threadpool(fn, *args, **kw)
         except WaylineError as exc:
-            raise from_wayline_error(exc, "ERR_WAYLINE") from exc
+            raise from_wayline_error(exc, _code) from exc
         except ValueError as exc:
             raise ApiError(400, "ERR_MALFORMED_REQUEST", str(exc)) from exc
 
@@ -209,6 +222,23 @@ class WaylineApi:
         except ApiError as exc:
             return error_response(exc.status, exc.code, exc.message)
         return JSONResponse({"events": [event_to_dict(e) for e in events]})
+
+    async def purge(self, request: Request) -> Response:
+        """Dapr's purge, plus ``recursive=false`` and ``force=true`` (any status)."""
+        try:
+            options = {
+                key: _flag(request.query_params.get(key), key, default)
+                for key, default in (("recursive", True), ("force", False))
+            }
+            deleted = await self._call(
+                self.client.purge_workflow,
+                request.path_params["instance_id"],
+                _code="ERR_PURGE_WORKFLOW",
+                **options,
+            )
+        except ApiError as exc:
+            return error_response(exc.status, exc.code, exc.message)
+        return JSONResponse({"deletedInstanceCount": deleted})
 
     async def bulk(self, request: Request) -> Response:
         operation = request.path_params["operation"]
