@@ -40,6 +40,7 @@ from wayline.core.task import (
     when_any,
 )
 from wayline.engine.clock import ManualClock
+from wayline.engine.retention import RetentionPolicy
 from wayline.engine.settings import EngineSettings
 from wayline.runtime import WorkflowRuntime
 
@@ -71,6 +72,7 @@ __all__ = [
     "ManualClock",
     "NonDeterminismError",
     "NonRetryableError",
+    "RetentionPolicy",
     "RetryPolicy",
     "Task",
     "TaskFailedError",

@@ -132,6 +132,16 @@ def build_parser() -> argparse.ArgumentParser:
         help="how long a dead node's activities wait before another node takes them "
         "(env WAYLINE_ACTIVITY_LEASE; default 60)",
     )
+    for status in ("any-terminal", "completed", "failed", "terminated"):
+        env = f"WAYLINE_RETENTION_{status.upper().replace('-', '_')}"
+        serve.add_argument(
+            f"--retention-{status}",
+            default=os.environ.get(env),
+            metavar="DURATION",
+            help=f"delete instances that finish {status.replace('-', ' ')} this long after "
+            f"(e.g. 24h, 7d, 1h30m; env {env}; default: keep)"
+            + ("; a status's own setting beats it" if status == "any-terminal" else ""),
+        )
     serve.add_argument(
         "--poll-interval",
         type=_positive_seconds,

@@ -34,6 +34,7 @@ from wayline.core.registry import Registry
 from wayline.engine.engine import Engine
 from wayline.engine.feed import CommitFeed
 from wayline.engine.remote import WorkerHub
+from wayline.engine.retention import RetentionPolicy, parse_duration
 from wayline.engine.settings import EngineSettings
 from wayline.runtime import WorkflowRuntime
 from wayline.store import DEFAULT_STORE_URL, open_store
@@ -263,6 +264,21 @@ def main(argv: Sequence[str] | None = None) -> int:
     apps = args.app
     if apps is None:
         apps = [a for a in os.environ.get("WAYLINE_APP", "").split(",") if a]
+    try:
+        retention = RetentionPolicy(
+            **{
+                status: parse_duration(text) if text else None
+                for status, text in (
+                    ("any_terminal", args.retention_any_terminal),
+                    ("completed", args.retention_completed),
+                    ("failed", args.retention_failed),
+                    ("terminated", args.retention_terminated),
+                )
+            }
+        )
+    except ValueError as exc:
+        print(f"error: retention: {exc}", file=sys.stderr)
+        return 2
     config = ServerConfig(
         apps=apps,
         store=args.store,
@@ -276,6 +292,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             activity_lease=timedelta(seconds=args.activity_lease),
             poll_interval=timedelta(seconds=args.poll_interval),
             node_id=args.node_id or None,
+            retention=retention,
         ),
         log_level=args.log_level,
     )

@@ -260,3 +260,33 @@ def test_openapi_document_survives_a_schema_fuzzer(http: httpx.Client) -> None:
         timeout=240,
     )
     assert result.returncode == 0, result.stdout[-3000:]
+
+
+def test_serve_deletes_finished_instances_per_its_retention_flags(tmp_path: Path) -> None:
+    for client in _serve(tmp_path, "--retention-any-terminal", "1s", "--retention-completed", "1h"):
+        base = "/v1.0/workflows/dapr"
+        client.post(f"{base}/order_processing_workflow/start?instanceID=kept", content=ORDER)
+        client.post(f"{base}/order_processing_workflow/start?instanceID=dropped", content=ORDER)
+        _status(client, "v1.0", "dropped", "RUNNING")
+        assert client.post(f"{base}/dropped/terminate").status_code == 202
+        _status(client, "v1.0", "dropped", "TERMINATED")
+        # TERMINATED: any-terminal's 1 s; the server reaps due instances every few seconds
+        deadline = time.monotonic() + 20
+        while client.get(f"{base}/dropped").status_code != 404:
+            assert time.monotonic() < deadline, "the terminated instance was not deleted"
+            time.sleep(0.2)
+        assert client.get(f"{base}/kept").status_code == 200
+
+
+def test_serve_refuses_a_bad_retention_duration(tmp_path: Path) -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "wayline", "serve", "--retention-failed", "a while"],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        timeout=60,
+    )
+    assert done.returncode == 2
+    assert done.stderr.strip().splitlines() == [
+        "error: retention: 'a while' is not a duration: write e.g. 30s, 15m, 24h, 7d or 1h30m"
+    ]

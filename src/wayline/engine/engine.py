@@ -61,6 +61,7 @@ from wayline.store.commands import (
     CompleteTask,
     ExtendTaskLeases,
     ExtendTurnLease,
+    PurgeExpired,
     ReleaseTasks,
     ReleaseTurn,
     Unstall,
@@ -358,6 +359,7 @@ class Engine:
                 sweep = now - swept >= SWEEP_INTERVAL
                 if sweep:
                     swept = now
+                    await self._purge_expired(now)
                 for due, wanted in (
                     (turns_due, self._turns_wanted),
                     (tasks_due, self._tasks_wanted),
@@ -375,6 +377,12 @@ class Engine:
             for due in dues:
                 timeout = min(timeout, (due - now).total_seconds())
             await wait_then_clear(self._watch_wakeup, timeout)
+
+    async def _purge_expired(self, now: datetime) -> None:
+        """Delete finished instances whose retention ran out (see engine.retention)."""
+        command = PurgeExpired(now)
+        while await self._write(command) == command.limit:
+            pass
 
     async def _turn_loop(self) -> None:
         assert self._turns_wanted is not None
@@ -510,6 +518,10 @@ class Engine:
         self, instance: InstanceRecord, commit: TurnCommit, entry: CachedInstance | None
     ) -> None:
         """Commit a turn; then run the tasks it leased to us and wake what it queued."""
+        if commit.status.is_terminal:
+            expires_at = self.settings.retention.expiry(commit.status, commit.now)
+            if expires_at is not None:
+                commit = dataclasses.replace(commit, expires_at=expires_at)
         leased = sum(task.leased for task in commit.tasks) if commit.task_lease else 0
         self._reserved_tasks += leased
         try:

@@ -8,6 +8,8 @@ import socket
 import uuid
 from datetime import timedelta
 
+from wayline.engine.retention import RetentionPolicy
+
 
 @dataclasses.dataclass(frozen=True)
 class EngineSettings:
@@ -26,6 +28,7 @@ class EngineSettings:
             loudly if the cached executor disagrees (for tests; costs a history read).
         max_payload_bytes: largest serialized activity result or workflow output.
         node_id: this process's name in leases; random when omitted.
+        retention: how long finished instances are kept (default: forever).
     """
 
     max_concurrent_turns: int = 64
@@ -37,6 +40,7 @@ class EngineSettings:
     verify_replay: bool = False
     max_payload_bytes: int = 4 * 1024 * 1024
     node_id: str | None = None
+    retention: RetentionPolicy = dataclasses.field(default_factory=RetentionPolicy)
 
 
 def default_node_id() -> str:

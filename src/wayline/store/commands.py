@@ -110,6 +110,15 @@ class PurgeInstance:
 
 
 @dataclass(frozen=True)
+class PurgeExpired:
+    """-> int (instances deleted): finished instances whose retention ran out by
+    ``now``, at most ``limit`` of them (the caller repeats while it gets that many)."""
+
+    now: datetime
+    limit: int = 500
+
+
+@dataclass(frozen=True)
 class Unstall:
     """-> int (instances that may run again). Stalled instances of these workflow
     names (None: any) become RUNNING, for code that may now match their history."""
@@ -129,6 +138,7 @@ WriteCommand = (
     | ReleaseTasks
     | CompleteTask
     | PurgeInstance
+    | PurgeExpired
     | Unstall
     | TurnCommit
 )

@@ -5,8 +5,14 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from wayline.errors import InstanceNotFoundError, InstanceNotTerminalError
-from wayline.store.commands import PurgeInstance
-from wayline.store.rows import INSTANCE_COLUMNS, Cursor, instance_from_row, load_instance
+from wayline.store.commands import PurgeExpired, PurgeInstance
+from wayline.store.rows import (
+    INSTANCE_COLUMNS,
+    Cursor,
+    instance_from_row,
+    load_instance,
+    to_micros,
+)
 from wayline.store.types import InstanceRecord
 
 
@@ -32,6 +38,20 @@ def purge(cur: Cursor, command: PurgeInstance) -> int:
     for victim in doomed:
         delete_instance_rows(cur, victim.instance_id)
     return len(doomed)
+
+
+def purge_expired(cur: Cursor, command: PurgeExpired, lock_clause: str = "") -> int:
+    """Delete finished instances whose retention ran out (an index range of stamped
+    ones); nodes doing this at once skip each other's rows."""
+    cur.execute(
+        "SELECT instance_id FROM instances WHERE expires_at <= ? "
+        f"ORDER BY expires_at LIMIT ?{lock_clause}",
+        (to_micros(command.now), command.limit),
+    )
+    expired = [row[0] for row in cur.fetchall()]
+    for instance_id in expired:
+        delete_instance_rows(cur, instance_id)
+    return len(expired)
 
 
 def _descendants(cur: Cursor, instance_id: str) -> Iterator[InstanceRecord]:

@@ -43,6 +43,7 @@ from wayline.store.commands import (
     CreateInstance,
     ExtendTaskLeases,
     ExtendTurnLease,
+    PurgeExpired,
     PurgeInstance,
     ReleaseTasks,
     ReleaseTurn,
@@ -137,6 +138,9 @@ class SqlStore:
             CompleteTask: self._complete_task,
             PurgeInstance: purge.purge,
             Unstall: self._unstall,
+            PurgeExpired: lambda cur, command: purge.purge_expired(
+                cur, command, self.claim_lock_clause
+            ),
         }
 
     # ----- dialect hooks -------------------------------------------------------------------
@@ -621,6 +625,8 @@ class SqlStore:
             changes.append(("status = ?", status.value))
         if terminal:
             changes.append(("completed_at = ?", now_us))
+            if commit.expires_at is not None:
+                changes.append(("expires_at = ?", to_micros(commit.expires_at)))
         if restart is not None:
             changes.extend([("execution_id = ?", execution_id), ("input = ?", restart.input)])
         updated = self.statement(

@@ -159,6 +159,9 @@ class TurnCommit:
     #: The instance's status when the turn began. A pause or resume accepted since then
     #: set the status already (``store.suspension``), and it stands.
     status_before: WorkflowStatus | None = None
+    #: For a commit that finishes the instance: when its state may be deleted
+    #: (retention); None keeps it until purged.
+    expires_at: datetime | None = None
 
 
 @dataclass(frozen=True)
