@@ -193,6 +193,21 @@ def build_parser() -> argparse.ArgumentParser:
     lst.add_argument("--limit", type=int, default=50, help="at most this many (default 50)")
     lst.add_argument("--all", action="store_true", help="every match, page after page")
 
+    rerun = client_command(
+        "rerun", "run a finished instance again, as a new one, from one of its activities"
+    )
+    rerun.add_argument("instance_id", help="the finished instance to rerun")
+    rerun.add_argument(
+        "--event",
+        type=int,
+        required=True,
+        help="the event id of the activity (TaskScheduled) or child workflow to rerun from "
+        "(see `wayline history`)",
+    )
+    rerun.add_argument("--new-id", help="the new instance's id (default: a new UUID)")
+    rerun.add_argument("--input", help="the activity's new input as JSON text")
+    rerun.add_argument("--new-child-id", help="the rerun child workflow's instance id")
+
     raise_event = client_command("raise-event", "send an external event to an instance")
     raise_event.add_argument("instance_id")
     raise_event.add_argument("event_name")
@@ -391,6 +406,16 @@ def run(args: argparse.Namespace) -> int:
         matches = _instances(api, _filter_params(args), page_size=min(max(args.limit, 1), 1000))
         instances = list(matches if args.all else itertools.islice(matches, args.limit))
         _emit(args, {"instances": instances}, lambda d: _table(d["instances"], _INSTANCE_COLUMNS))
+    elif command == "rerun":
+        request: dict[str, Any] = {"eventID": args.event}
+        if args.new_id:
+            request["newInstanceID"] = args.new_id
+        if args.new_child_id:
+            request["newChildWorkflowInstanceID"] = args.new_child_id
+        if args.input is not None:
+            request["input"] = json.loads(_json_text(args.input, "--input"))
+        result = api.call("POST", f"/wayline/v1/instances/{args.instance_id}/rerun", json=request)
+        _emit(args, result, lambda d: d["newInstanceID"])
     elif command == "raise-event":
         body = _json_text(args.data, "--data")
         api.call(

@@ -35,9 +35,11 @@ from wayline.core.ids import (
     require_instance_id,
     validate_instance_id,
 )
+from wayline.core.ids import new_instance_id as _random_instance_id
 from wayline.core.registry import name_of
 from wayline.engine.clock import Clock, SystemClock
 from wayline.engine.feed import CommitFeed
+from wayline.engine.rerun import RerunRequest, plan_rerun
 from wayline.errors import (
     EventNameMissingError,
     InstanceNotFoundError,
@@ -47,6 +49,7 @@ from wayline.errors import (
     WorkflowNameMissingError,
 )
 from wayline.store import Store, open_store
+from wayline.store.commands import StartRerun
 from wayline.store.types import AppendResult, InstanceQuery, InstanceRecord, NewInstance
 
 DEFAULT_MAX_PAYLOAD_BYTES = 4 * 1024 * 1024
@@ -393,6 +396,50 @@ class WorkflowClient:
                 f"cannot {verb} workflow instance '{instance_id}': it is {status}"
             )
 
+    def rerun_workflow_from_event(
+        self,
+        source_instance_id: str,
+        event_id: int,
+        *,
+        new_instance_id: str | None = None,
+        input: Any = None,
+        overwrite_input: bool = False,
+        new_child_workflow_instance_id: str | None = None,
+    ) -> str:
+        """Run a finished instance again, as a new instance, from one of its activities
+        or child workflows (the ``event_id`` of its TaskScheduled or ChildWorkflowCreated
+        history event); returns the new instance's id.
+
+        Steps before it keep their results; it, and work still in flight then, run
+        again. ``overwrite_input`` gives the activity ``input`` instead of its old one;
+        ``new_child_workflow_instance_id`` names the rerun child workflow. Raises
+        ``InvalidRerunError`` (changing nothing) when the request does not fit.
+        """
+        source = self._record(source_instance_id)
+        new_id = (
+            validate_instance_id(new_instance_id)
+            if new_instance_id is not None
+            else _random_instance_id()
+        )
+        child_id = (
+            validate_instance_id(new_child_workflow_instance_id)
+            if new_child_workflow_instance_id
+            else None
+        )
+        request = RerunRequest(
+            source_instance_id=source.instance_id,
+            event_id=event_id,
+            new_instance_id=new_id,
+            input=self._encode(input, "rerun input") if overwrite_input else None,
+            overwrite_input=overwrite_input,
+            new_child_instance_id=child_id,
+        )
+        history = self._store.get_history(source.instance_id)
+        plan = plan_rerun(source, history, request, self._clock.now())
+        self._store.execute(StartRerun(plan.instance, plan.commit))
+        self._changed()
+        return new_id
+
     def purge_workflow(
         self, instance_id: str, recursive: bool = True, *, force: bool = False
     ) -> int:
@@ -672,6 +719,13 @@ class AsyncWorkflowClient:
 
     async def resume_workflow(self, instance_id: str) -> None:
         await self._call(self._sync.resume_workflow, instance_id)
+
+    async def rerun_workflow_from_event(
+        self, source_instance_id: str, event_id: int, **options: Any
+    ) -> str:
+        return await self._call(  # type: ignore[no-any-return]
+            self._sync.rerun_workflow_from_event, source_instance_id, event_id, **options
+        )
 
     async def purge_workflow(
         self, instance_id: str, recursive: bool = True, *, force: bool = False

@@ -80,6 +80,12 @@ class InvalidStateError(WaylineError):
     error_code = "ERR_INVALID_STATE"
 
 
+class InvalidRerunError(WaylineError, ValueError):
+    """A rerun request that does not fit its source instance (nothing changed)."""
+
+    error_code = "ERR_RERUN_WORKFLOW"
+
+
 class PayloadTooLargeError(WaylineError, ValueError):
     """A serialized payload exceeds the configured size limit."""
 

@@ -300,3 +300,26 @@ def test_openapi_document_is_valid_openapi_3_1(http: httpx.Client) -> None:
         "/wayline/v1/instances/{instance_id}/history",
     ):
         assert any(p.endswith(path.removeprefix("/wayline/v1")) for p in paths), path
+
+
+def test_rerun_route_refuses_bad_bodies_and_changes_nothing(http: httpx.Client) -> None:
+    http.post("/v1.0/workflows/dapr/echo/start?instanceID=rerun-src", json="x")
+    wait_status(http, "rerun-src", "COMPLETED")
+    before = http.get("/wayline/v1/instances/count").json()["count"]
+    cases = [
+        (b"[1]", 400, "ERR_MALFORMED_REQUEST"),
+        (b"{", 400, "ERR_MALFORMED_REQUEST"),
+        (b'{"eventID": "1"}', 400, "ERR_MALFORMED_REQUEST"),
+        (b'{"eventID": -1}', 400, "ERR_MALFORMED_REQUEST"),
+        (b'{"eventID": 1, "color": "red"}', 400, "ERR_MALFORMED_REQUEST"),
+        (b'{"eventID": 1, "overwriteInput": "yes"}', 400, "ERR_MALFORMED_REQUEST"),
+        (b'{"eventID": 1, "newInstanceID": 7}', 400, "ERR_MALFORMED_REQUEST"),
+        (b"[" * 100_000, 400, "ERR_MALFORMED_REQUEST"),
+        (b'{"eventID": 42}', 400, "ERR_RERUN_WORKFLOW"),
+    ]
+    for body, status, code in cases:
+        answer = http.post("/wayline/v1/instances/rerun-src/rerun", content=body)
+        assert (answer.status_code, answer.json()["errorCode"]) == (status, code), body[:40]
+    missing = http.post("/wayline/v1/instances/nobody/rerun", json={"eventID": 1})
+    assert missing.status_code == 404
+    assert http.get("/wayline/v1/instances/count").json()["count"] == before

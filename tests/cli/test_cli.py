@@ -199,6 +199,38 @@ def test_purge_force_deletes_an_unfinished_instance(server: Server) -> None:
         assert done.status_code == 200 and done.json() == {"deletedInstanceCount": 1}
 
 
+def test_rerun_from_an_activity(server: Server) -> None:
+    order = '{"item_name": "Paperclips", "total_cost": 99.95, "quantity": 1}'
+    run(
+        server.url,
+        "start",
+        "order_processing_workflow",
+        "--instance-id",
+        "cli-src",
+        "--input",
+        order,
+    )
+    with server.client() as http:
+        wait_status(http, "cli-src", "COMPLETED")
+    history = as_json(run(server.url, "history", "cli-src", "--output", "json"))["events"]
+    [payment] = [
+        e
+        for e in history
+        if e["kind"] == "TaskScheduled" and e["name"] == "process_payment_activity"
+    ]
+    rerun = run(
+        server.url, "rerun", "cli-src", "--event", str(payment["event_id"]), "--new-id", "cli-again"
+    )
+    assert rerun.stdout.strip() == "cli-again"
+    with server.client() as http:
+        wait_status(http, "cli-again", "COMPLETED")
+    again = as_json(run(server.url, "history", "cli-again", "--output", "json"))["events"]
+    [rerun_payment] = [e for e in again if e.get("rerun_parent_instance_id") == "cli-src"]
+    assert rerun_payment["name"] == "process_payment_activity"
+    bad = run(server.url, "rerun", "cli-src", "--event", "999", ok=False)
+    assert_one_line_error(bad, "ERR_RERUN_WORKFLOW", "has no event 999")
+
+
 def test_unreachable_server(server: Server) -> None:
     url = f"http://127.0.0.1:{free_port()}"
     listed, started, overridden = run_many(

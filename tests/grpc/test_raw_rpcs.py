@@ -307,12 +307,54 @@ def test_history_translates_every_event(calls: Calls, server: Server) -> None:
     assert len(events) == len(reply.events)
 
 
+def test_rerun_workflow_from_event_raw(calls: Calls) -> None:
+    calls.start("greet_wf", "raw-src", '{"name": "ann"}')
+    wait_until(lambda: calls.get("raw-src").workflowState.customStatus.value, 30, "status")
+    event = pb.RaiseEventRequest(instanceId="raw-src", name="approve")
+    event.input.value = '"yes"'
+    calls(TASKHUB + "RaiseEvent", event, pb.RaiseEventResponse)
+    calls.wait_done("raw-src")
+    history = calls(
+        TASKHUB + "GetInstanceHistory",
+        pb.GetInstanceHistoryRequest(instanceId="raw-src"),
+        pb.GetInstanceHistoryResponse,
+    )
+    [scheduled] = [e for e in history.events if e.HasField("taskScheduled")]
+    rerun = "RerunWorkflowFromEvent"
+    request = pb.RerunWorkflowFromEventRequest(
+        sourceInstanceID="raw-src", eventID=scheduled.eventId, newInstanceID="raw-again"
+    )
+    request.input.value = '"bob"'
+    request.overwriteInput = True
+    reply = calls(TASKHUB + rerun, request, pb.RerunWorkflowFromEventResponse)
+    assert reply.newInstanceID == "raw-again"
+    copied = calls(
+        TASKHUB + "GetInstanceHistory",
+        pb.GetInstanceHistoryRequest(instanceId="raw-again"),
+        pb.GetInstanceHistoryResponse,
+    )
+    [again] = [e for e in copied.events if e.HasField("taskScheduled")]
+    assert again.taskScheduled.input.value == '"bob"'
+    assert again.taskScheduled.rerunParentInstanceInfo.instanceID == "raw-src"
+    # the event raised after the activity is not in the copy: the rerun waits for one
+    wait_until(lambda: calls.get("raw-again").workflowState.customStatus.value, 30, "status")
+    event.instanceId = "raw-again"
+    calls(TASKHUB + "RaiseEvent", event, pb.RaiseEventResponse)
+    done = calls.wait_done("raw-again").workflowState
+    assert done.workflowStatus == opb.ORCHESTRATION_STATUS_COMPLETED
+    assert "bob" in done.output.value
+    bad = [
+        (pb.RerunWorkflowFromEventRequest(sourceInstanceID="nobody"), grpc.StatusCode.NOT_FOUND),
+        (
+            pb.RerunWorkflowFromEventRequest(sourceInstanceID="raw-src", eventID=999),
+            grpc.StatusCode.INVALID_ARGUMENT,
+        ),
+    ]
+    for request, code in bad:
+        assert calls.code(TASKHUB + rerun, request, pb.RerunWorkflowFromEventResponse)[0] == code
+
+
 UNIMPLEMENTED = [
-    (
-        "RerunWorkflowFromEvent",
-        pb.RerunWorkflowFromEventRequest(),
-        pb.RerunWorkflowFromEventResponse,
-    ),
     ("QueryInstances", empty_pb2.Empty(), empty_pb2.Empty),  # 0.17 proto only
     ("AbandonTaskActivityWorkItem", empty_pb2.Empty(), empty_pb2.Empty),
 ]

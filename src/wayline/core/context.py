@@ -21,7 +21,7 @@ from wayline.core.actions import (
     ScheduleTask,
 )
 from wayline.core.events import EventRaised, TimerOrigin, WorkflowStatus
-from wayline.core.ids import deterministic_uuid
+from wayline.core.ids import child_instance_id, deterministic_uuid
 from wayline.core.registry import name_of
 from wayline.core.retry import RetryPolicy
 from wayline.core.task import CompletableTask, Task, TaskFailedError
@@ -162,7 +162,7 @@ class WorkflowContext:
 
         def make_action() -> Action:
             action_id = self._next_id()
-            child_id = instance_id or f"{self._instance_id}:{action_id:04x}"
+            child_id = instance_id or child_instance_id(self._instance_id, action_id)
             return CreateChildWorkflow(id=action_id, instance_id=child_id, name=name, input=encoded)
 
         return self._start_step(make_action, retry_policy)

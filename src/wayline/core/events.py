@@ -124,6 +124,8 @@ class TaskScheduled(HistoryEvent):
     name: str
     input: str | None = None
     task_execution_id: str = ""
+    #: Set on work a rerun queued again: the instance it was rerun from.
+    rerun_parent_instance_id: str | None = None
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -145,6 +147,7 @@ class ChildWorkflowCreated(HistoryEvent):
     instance_id: str
     name: str
     input: str | None = None
+    rerun_parent_instance_id: str | None = None
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -173,6 +176,7 @@ class TimerCreated(HistoryEvent):
     fire_at: datetime
     origin: TimerOrigin = TimerOrigin.CREATE_TIMER
     origin_name: str | None = None
+    rerun_parent_instance_id: str | None = None
 
 
 @dataclass(frozen=True, kw_only=True)

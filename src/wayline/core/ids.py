@@ -59,3 +59,8 @@ def new_execution_id() -> str:
 def deterministic_uuid(instance_id: str, timestamp_iso: str, counter: int) -> uuid.UUID:
     """UUID5 of the instance, the turn's clock and a per-turn counter."""
     return uuid.uuid5(_WORKFLOW_UUID_NAMESPACE, f"{instance_id}|{timestamp_iso}|{counter}")
+
+
+def child_instance_id(parent_instance_id: str, action_id: int) -> str:
+    """The id of a child workflow started without one: its parent's id and step."""
+    return f"{parent_instance_id}:{action_id:04x}"

@@ -110,6 +110,16 @@ class PurgeInstance:
 
 
 @dataclass(frozen=True)
+class StartRerun:
+    """-> None. Create ``instance`` (``InstanceAlreadyExistsError`` while that id is
+    active) already RUNNING with the history, tasks, timers and children of
+    ``commit``: the copy a rerun makes of its source (see ``engine.rerun``)."""
+
+    instance: NewInstance
+    commit: TurnCommit
+
+
+@dataclass(frozen=True)
 class PurgeExpired:
     """-> int (instances deleted): finished instances whose retention ran out by
     ``now``, at most ``limit`` of them (the caller repeats while it gets that many)."""
@@ -139,6 +149,7 @@ WriteCommand = (
     | CompleteTask
     | PurgeInstance
     | PurgeExpired
+    | StartRerun
     | Unstall
     | TurnCommit
 )

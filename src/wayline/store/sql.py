@@ -47,6 +47,7 @@ from wayline.store.commands import (
     PurgeInstance,
     ReleaseTasks,
     ReleaseTurn,
+    StartRerun,
     Unstall,
     WriteCommand,
 )
@@ -138,6 +139,7 @@ class SqlStore:
             CompleteTask: self._complete_task,
             PurgeInstance: purge.purge,
             Unstall: self._unstall,
+            StartRerun: self._start_rerun,
             PurgeExpired: lambda cur, command: purge.purge_expired(
                 cur, command, self.claim_lock_clause
             ),
@@ -410,6 +412,22 @@ class SqlStore:
             cur, command.instance_id, command.event, visible_at=command.now, status=status
         )
         return AppendResult.APPENDED
+
+    def _start_rerun(self, cur: Cursor, command: StartRerun) -> None:
+        new, commit = command.instance, command.commit
+        self._insert_instance(cur, new, commit.now)
+        # Its copied history starts it: no start message.
+        cur.execute("DELETE FROM inbox WHERE instance_id = ?", (new.instance_id,))
+        with self.pipeline(cur):
+            finish = self._apply_commit(
+                cur,
+                commit,
+                old_execution_id=new.execution_id,
+                old_status=WorkflowStatus.PENDING.value,
+                history_length=0,
+                version=1,
+            )
+        finish()
 
     def _unstall(self, cur: Cursor, command: Unstall) -> int:
         names = command.workflow_names

@@ -173,6 +173,9 @@ def history_event(event: ev.HistoryEvent) -> hpb.HistoryEvent:
             msg.taskScheduled.name = event.name
             _set(msg.taskScheduled.input, event.input)
             msg.taskScheduled.taskExecutionId = event.task_execution_id
+            if event.rerun_parent_instance_id:
+                info = msg.taskScheduled.rerunParentInstanceInfo
+                info.instanceID = event.rerun_parent_instance_id
         case ev.TaskCompleted():
             msg.taskCompleted.taskScheduledId = event.task_scheduled_id
             _set(msg.taskCompleted.result, event.result)
@@ -186,6 +189,8 @@ def history_event(event: ev.HistoryEvent) -> hpb.HistoryEvent:
             created.instanceId = event.instance_id
             created.name = event.name
             _set(created.input, event.input)
+            if event.rerun_parent_instance_id:
+                created.rerunParentInstanceInfo.instanceID = event.rerun_parent_instance_id
         case ev.ChildWorkflowCompleted():
             msg.childWorkflowInstanceCompleted.taskScheduledId = event.task_scheduled_id
             _set(msg.childWorkflowInstanceCompleted.result, event.result)
@@ -195,6 +200,9 @@ def history_event(event: ev.HistoryEvent) -> hpb.HistoryEvent:
             child_failed.failureDetails.CopyFrom(failure_details(event.failure))
         case ev.TimerCreated():
             _timer_created(msg.timerCreated, event)
+            if event.rerun_parent_instance_id:
+                info = msg.timerCreated.rerunParentInstanceInfo
+                info.instanceID = event.rerun_parent_instance_id
         case ev.TimerFired():
             msg.timerFired.timerId = event.timer_id
             msg.timerFired.fireAt.CopyFrom(timestamp(event.fire_at))

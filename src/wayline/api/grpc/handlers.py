@@ -46,16 +46,3 @@ def unary(
         request_deserializer=request.FromString,
         response_serializer=response.SerializeToString,
     )
-
-
-def unimplemented_unary(
-    request: type[Message], response: type[Message], message: str
-) -> grpc.RpcMethodHandler[Any, Any]:
-    async def handler(req: Any, context: grpc.aio.ServicerContext[Any, Any]) -> Any:
-        await context.abort(grpc.StatusCode.UNIMPLEMENTED, message)
-
-    return grpc.unary_unary_rpc_method_handler(
-        handler,
-        request_deserializer=request.FromString,
-        response_serializer=response.SerializeToString,
-    )

@@ -22,7 +22,7 @@ from google.protobuf import empty_pb2, wrappers_pb2
 from wayline._proto.dt import orchestrator_service_pb2 as pb
 from wayline.api.grpc import convert
 from wayline.api.grpc.errors import RpcError
-from wayline.api.grpc.handlers import unary, unimplemented_unary
+from wayline.api.grpc.handlers import unary
 from wayline.api.grpc.workers import WorkerService, serialize_work_item
 from wayline.client import WorkflowClient, WorkflowState
 from wayline.core.serde import RawPayload
@@ -104,11 +104,10 @@ class TaskHubService:
                 "CompleteWorkflowTask": u(
                     self.workers.complete_turn, pb.WorkflowResponse, pb.CompleteTaskResponse
                 ),
-                "RerunWorkflowFromEvent": unimplemented_unary(
+                "RerunWorkflowFromEvent": u(
+                    self.rerun,
                     pb.RerunWorkflowFromEventRequest,
                     pb.RerunWorkflowFromEventResponse,
-                    "RerunWorkflowFromEvent is not implemented by Wayline; start a new "
-                    "instance with the input you need instead",
                 ),
             },
         )
@@ -172,6 +171,20 @@ class TaskHubService:
             recursive=request.recursive,
         )
         return pb.TerminateResponse()
+
+    async def rerun(
+        self, request: pb.RerunWorkflowFromEventRequest, context: Ctx
+    ) -> pb.RerunWorkflowFromEventResponse:
+        new_id = await asyncio.to_thread(
+            self.client.rerun_workflow_from_event,
+            request.sourceInstanceID,
+            request.eventID,
+            new_instance_id=request.newInstanceID if request.HasField("newInstanceID") else None,
+            input=_payload(request, "input"),
+            overwrite_input=request.overwriteInput,
+            new_child_workflow_instance_id=request.newChildWorkflowInstanceID or None,
+        )
+        return pb.RerunWorkflowFromEventResponse(newInstanceID=new_id)
 
     async def suspend(self, request: pb.SuspendRequest, context: Ctx) -> pb.SuspendResponse:
         await asyncio.to_thread(self.client.pause_workflow, request.instanceId)

@@ -8,10 +8,18 @@ from wayline.errors import (
     EventNameMissingError,
     InstanceNotFoundError,
     InvalidInstanceIdError,
+    InvalidRerunError,
     PayloadTooLargeError,
     SerializationError,
     WaylineError,
     WorkflowNameMissingError,
+)
+
+_BAD_REQUEST = (
+    InvalidInstanceIdError,
+    WorkflowNameMissingError,
+    EventNameMissingError,
+    InvalidRerunError,
 )
 
 
@@ -35,7 +43,13 @@ def from_wayline_error(exc: WaylineError, operation_code: str) -> ApiError:
     ``operation_code`` is Dapr's catch-all code of the operation (e.g.
     ``ERR_PAUSE_WORKFLOW``), used with 500 for engine-side refusals.
     """
-    if isinstance(exc, InvalidInstanceIdError | WorkflowNameMissingError | EventNameMissingError):
+    if isinstance(
+        exc,
+        InvalidInstanceIdError
+        | WorkflowNameMissingError
+        | EventNameMissingError
+        | InvalidRerunError,
+    ):
         return ApiError(400, exc.error_code, str(exc))
     if isinstance(exc, PayloadTooLargeError):
         return ApiError(413, exc.error_code, str(exc))

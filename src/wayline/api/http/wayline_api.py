@@ -110,6 +110,15 @@ def parse_filters(source: dict[str, Any]) -> dict[str, Any]:
     return filters
 
 
+_RERUN_FIELDS = {
+    "eventID",
+    "newInstanceID",
+    "input",
+    "overwriteInput",
+    "newChildWorkflowInstanceID",
+}
+
+
 def _flag(value: str | None, name: str, default: bool) -> bool:
     if value is None:
         return default
@@ -138,6 +147,7 @@ class WaylineApi:
             Route(f"{PREFIX}/instances/{{instance_id}}", self.get_instance, methods=["GET"]),
             Route(f"{PREFIX}/instances/{{instance_id}}/history", self.history, methods=["GET"]),
             Route(f"{PREFIX}/instances/{{instance_id}}/purge", self.purge, methods=["POST"]),
+            Route(f"{PREFIX}/instances/{{instance_id}}/rerun", self.rerun, methods=["POST"]),
         ]
 
     async def _call(
@@ -239,6 +249,48 @@ class WaylineApi:
         except ApiError as exc:
             return error_response(exc.status, exc.code, exc.message)
         return JSONResponse({"deletedInstanceCount": deleted})
+
+    async def rerun(self, request: Request) -> Response:
+        """Dapr's RerunWorkflowFromEvent: a JSON body with ``eventID`` and optionally
+        ``newInstanceID``, ``input`` (given: it replaces the activity's input, unless
+        ``overwriteInput`` is false) and ``newChildWorkflowInstanceID``."""
+        try:
+            body = json.loads(await request.body() or b"{}")
+            if not isinstance(body, dict):
+                raise ValueError("the body must be a JSON object")
+            unknown = sorted(set(body) - _RERUN_FIELDS)
+            if unknown:
+                raise ValueError(f"unknown field {unknown[0]!r}")
+            event_id = body.get("eventID")
+            if not isinstance(event_id, int) or isinstance(event_id, bool) or event_id < 0:
+                raise ValueError("eventID must be the non-negative id of a history event")
+            overwrite = body.get("overwriteInput", "input" in body)
+            if not isinstance(overwrite, bool):
+                raise ValueError("overwriteInput must be true or false")
+            names = {}
+            for field, keyword in (
+                ("newInstanceID", "new_instance_id"),
+                ("newChildWorkflowInstanceID", "new_child_workflow_instance_id"),
+            ):
+                value = body.get(field)
+                if value is not None and not isinstance(value, str):
+                    raise ValueError(f"{field} must be a string")
+                names[keyword] = value or None
+        except (ValueError, RecursionError) as exc:
+            return error_response(400, "ERR_MALFORMED_REQUEST", f"bad request body: {exc}")
+        try:
+            new_id = await self._call(
+                self.client.rerun_workflow_from_event,
+                request.path_params["instance_id"],
+                event_id,
+                input=body.get("input"),
+                overwrite_input=overwrite,
+                _code="ERR_RERUN_WORKFLOW",
+                **names,
+            )
+        except ApiError as exc:
+            return error_response(exc.status, exc.code, exc.message)
+        return JSONResponse({"newInstanceID": new_id}, status_code=202)
 
     async def bulk(self, request: Request) -> Response:
         operation = request.path_params["operation"]
