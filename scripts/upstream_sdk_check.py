@@ -1,0 +1,122 @@
+"""Run the Dapr Python SDK's own workflow checks against a sidecar-less `wayline serve`.
+
+What issue 10 is checked with: dapr-ext-workflow's durabletask end-to-end tests and
+the mechanical-markdown steps of its workflow examples, unmodified, with the SDK's
+sidecar address (DAPR_GRPC_PORT) pointing at Wayline. Needs a checkout of
+dapr/python-sdk (GitHub is not reachable from CI, so this is a manual check):
+
+    git -C python-sdk archive v1.18.3 ext/dapr-ext-workflow/tests examples/workflow | tar -x -C sdk
+    python -m venv sdk-venv && sdk-venv/bin/pip install dapr-ext-workflow==1.18.3 \
+        dapr==1.18.3 pytest pytest-asyncio pyyaml pydantic
+    python scripts/upstream_sdk_check.py sdk sdk-venv/bin/python
+
+Prints each suite's counts; the exit status is the number of failed steps and tests.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import httpx
+import yaml
+
+
+def _serve(tmp: Path, grpc_port: int, http_port: int) -> subprocess.Popen[bytes]:
+    wayline = shutil.which("wayline") or "wayline"
+    command = [wayline, "serve", "--store", f"sqlite:///{tmp / 'wayline.db'}"]
+    command += ["--port", str(http_port), "--grpc-port", str(grpc_port), "--log-level", "error"]
+    server = subprocess.Popen(command, cwd=tmp)
+    deadline = time.monotonic() + 30
+    while True:
+        try:
+            if httpx.get(f"http://127.0.0.1:{http_port}/v1.0/healthz").status_code == 204:
+                return server
+        except httpx.HTTPError:
+            pass
+        if time.monotonic() > deadline or server.poll() is not None:
+            raise SystemExit("wayline serve did not start")
+        time.sleep(0.1)
+
+
+def _e2e(sdk: Path, python: str, env: dict[str, str]) -> int:
+    tests = sdk / "ext" / "dapr-ext-workflow"
+    files = sorted(
+        str(p) for p in (tests / "tests" / "durabletask").glob("test_orchestration_e2e*.py")
+    )
+    done = subprocess.run(
+        [python, "-m", "pytest", "-q", "-p", "no:cacheprovider", *files],
+        cwd=tests,
+        env=env,
+        capture_output=True,
+        text=True,
+    )
+    summary = [line for line in done.stdout.splitlines() if " passed" in line or " failed" in line]
+    print("durabletask e2e:", summary[-1] if summary else done.stdout[-2000:])
+    return 0 if done.returncode == 0 else 1
+
+
+def _examples(sdk: Path, python: str, env: dict[str, str]) -> int:
+    folder = sdk / "examples" / "workflow"
+    readme = (folder / "README.md").read_text()
+    failed = 0
+    for meta, body in re.findall(r"<!--\s*STEP(.*?)-->(.*?)<!--\s*END_STEP\s*-->", readme, re.S):
+        spec = yaml.safe_load(meta)
+        commands = re.findall(r"dapr run .*?--\s*(python3? .*)", body)
+        output: list[str] = []
+        background: list[subprocess.Popen[str]] = []
+        for command in commands:
+            args = [python, *command.rstrip("& ").split()[1:]]
+            if command.rstrip().endswith("&"):
+                background.append(
+                    subprocess.Popen(
+                        args,
+                        cwd=folder,
+                        env=env,
+                        stdout=subprocess.PIPE,
+                        stderr=subprocess.STDOUT,
+                        text=True,
+                    )
+                )
+                continue
+            run = subprocess.run(
+                args,
+                cwd=folder,
+                env=env,
+                capture_output=True,
+                text=True,
+                timeout=spec.get("timeout_seconds", 60) + 30,
+            )
+            output.append(run.stdout + run.stderr)
+        for process in background:
+            process.terminate()
+            output.append(process.communicate()[0])
+        text = "\n".join(output)
+        missing = [line for line in spec.get("expected_stdout_lines", []) if line not in text]
+        failed += bool(missing)
+        verdict = f"FAIL (missing {missing[:3]})" if missing else "PASS"
+        print(f"example {spec.get('name')!r} {commands}: {verdict}")
+    return failed
+
+
+def main() -> int:
+    sdk, python = Path(sys.argv[1]).resolve(), sys.argv[2]
+    grpc_port, http_port = 4001, 3599
+    env = {**os.environ, "DAPR_GRPC_PORT": str(grpc_port), "DAPR_HTTP_PORT": str(http_port)}
+    with tempfile.TemporaryDirectory() as tmp:
+        server = _serve(Path(tmp), grpc_port, http_port)
+        try:
+            return _e2e(sdk, python, env) + _examples(sdk, python, env)
+        finally:
+            server.terminate()
+            server.wait(30)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
