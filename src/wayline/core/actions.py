@@ -39,6 +39,7 @@ class ScheduleTask(Action):
     name: str
     input: str | None = None
     task_execution_id: str = ""
+    propagation: str | None = None
 
     def to_event(self, timestamp: datetime) -> HistoryEvent:
         return TaskScheduled(
@@ -47,6 +48,7 @@ class ScheduleTask(Action):
             name=self.name,
             input=self.input,
             task_execution_id=self.task_execution_id,
+            propagation=self.propagation,
         )
 
 
@@ -71,6 +73,7 @@ class CreateChildWorkflow(Action):
     instance_id: str
     name: str
     input: str | None = None
+    propagation: str | None = None
 
     def to_event(self, timestamp: datetime) -> HistoryEvent:
         return ChildWorkflowCreated(
@@ -79,6 +82,7 @@ class CreateChildWorkflow(Action):
             instance_id=self.instance_id,
             name=self.name,
             input=self.input,
+            propagation=self.propagation,
         )
 
 

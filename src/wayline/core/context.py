@@ -22,6 +22,7 @@ from wayline.core.actions import (
 )
 from wayline.core.events import EventRaised, TimerOrigin, WorkflowStatus
 from wayline.core.ids import child_instance_id, deterministic_uuid
+from wayline.core.propagation import scope_of
 from wayline.core.registry import name_of
 from wayline.core.retry import RetryPolicy
 from wayline.core.task import CompletableTask, Task, TaskFailedError
@@ -135,14 +136,21 @@ class WorkflowContext:
         input: Any = None,
         retry_policy: RetryPolicy | None = None,
         app_id: str | None = None,
+        propagation: Any = None,
     ) -> Task[Any]:
-        """Schedule an activity; yield the task to get its result."""
+        """Schedule an activity; yield the task to get its result.
+
+        ``propagation`` (``PropagationScope.OWN_HISTORY`` or ``LINEAGE``) hands the
+        activity this workflow's history so far.
+        """
         del app_id  # cross-app calls are a Dapr-cluster concept; all apps share one store here
         name = name_of(activity)
         encoded = serde.dumps(input)
+        scope = scope_of(propagation)
+        carried = scope.value if scope else None
 
         def make_action() -> Action:
-            return ScheduleTask(id=self._next_id(), name=name, input=encoded)
+            return ScheduleTask(id=self._next_id(), name=name, input=encoded, propagation=carried)
 
         return self._start_step(make_action, retry_policy)
 
@@ -154,16 +162,24 @@ class WorkflowContext:
         instance_id: str | None = None,
         retry_policy: RetryPolicy | None = None,
         app_id: str | None = None,
+        propagation: Any = None,
     ) -> Task[Any]:
-        """Start a child workflow; yield the task to get its output."""
+        """Start a child workflow; yield the task to get its output.
+
+        ``propagation`` hands the child this workflow's history so far.
+        """
         del app_id
         name = name_of(workflow)
         encoded = serde.dumps(input)
+        scope = scope_of(propagation)
+        carried = scope.value if scope else None
 
         def make_action() -> Action:
             action_id = self._next_id()
             child_id = instance_id or child_instance_id(self._instance_id, action_id)
-            return CreateChildWorkflow(id=action_id, instance_id=child_id, name=name, input=encoded)
+            return CreateChildWorkflow(
+                id=action_id, instance_id=child_id, name=name, input=encoded, propagation=carried
+            )
 
         return self._start_step(make_action, retry_policy)
 

@@ -59,6 +59,8 @@ class ParentInfo:
     name: str
     task_scheduled_id: int
     execution_id: str | None = None
+    #: The scope of history the parent's call hands the child (``core.propagation``).
+    propagation: str | None = None
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -126,6 +128,8 @@ class TaskScheduled(HistoryEvent):
     task_execution_id: str = ""
     #: Set on work a rerun queued again: the instance it was rerun from.
     rerun_parent_instance_id: str | None = None
+    #: The history this call carries to the activity (``core.propagation``).
+    propagation: str | None = None
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -148,6 +152,7 @@ class ChildWorkflowCreated(HistoryEvent):
     name: str
     input: str | None = None
     rerun_parent_instance_id: str | None = None
+    propagation: str | None = None
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -29,10 +29,11 @@ from datetime import datetime
 from typing import Any, TypeVar
 
 from wayline.core.actions import CompleteWorkflow
-from wayline.core.events import WorkflowStatus
+from wayline.core.events import ExecutionStarted, WorkflowStatus
 from wayline.core.executor import TurnResult, WorkflowExecutor, failure_from_exception
 from wayline.core.registry import Registry
 from wayline.core.versioning import patch_mismatch, recorded_patches
+from wayline.engine import propagation
 from wayline.engine.activities import ActivityRunner
 from wayline.engine.cache import CachedInstance, InstanceCache
 from wayline.engine.clock import Clock, SystemClock
@@ -108,6 +109,7 @@ class Engine:
         self.settings = settings or EngineSettings()
         self.clock: Clock = clock or SystemClock()
         self.node_id = self.settings.node_id or default_node_id()
+        self.app_id = self.settings.app_id
         self._wrap_context = wrap_context
         self._on_commit = on_commit
         self._cache = InstanceCache(self.settings.cache_size)
@@ -677,9 +679,17 @@ class Engine:
             if lease_token is not None
             else None
         )
+        started = next(
+            (e for e in (*history, *turn.new_events) if isinstance(e, ExecutionStarted)), None
+        )
+        propagated = (
+            await self._read(propagation.for_instance, self._load, instance, self.app_id)
+            if started is not None and started.parent is not None and started.parent.propagation
+            else None
+        )
         try:
             return await self.remote.run_turn(
-                instance.instance_id, instance.execution_id, history, turn.new_events
+                instance.instance_id, instance.execution_id, history, turn.new_events, propagated
             )
         finally:
             if keeper is not None:
@@ -693,6 +703,10 @@ class Engine:
                 await self._write(
                     ExtendTurnLease(instance_id, lease_token, self.clock.now() + lease)
                 )
+
+    def _load(self, instance_id: str) -> tuple[InstanceRecord | None, list[Any]]:
+        """An instance and its history (blocking: run it on the read pool)."""
+        return self.store.get_instance(instance_id), self.store.get_history(instance_id)
 
     def _new_executor(self, instance_id: str, name: str) -> WorkflowExecutor:
         return WorkflowExecutor(instance_id, self.registry.workflows[name], self._wrap_context)
@@ -792,7 +806,12 @@ class Engine:
                     result = await self._activities.run_local(task)
                 else:
                     assert self.remote is not None, "ran an activity nobody here can run"
-                    remote_result = await self.remote.run_activity(task)
+                    propagated = (
+                        await self._read(propagation.for_task, self._load, task, self.app_id)
+                        if task.propagation
+                        else None
+                    )
+                    remote_result = await self.remote.run_activity(task, propagated)
                     result = self._activities.check_remote(task, remote_result)
             except WorkerLostError as exc:
                 log.info("activity %r goes back to the queue: %s", task.name, exc)

@@ -27,6 +27,7 @@ from typing import TypeVar
 
 from wayline.core.events import HistoryEvent, TaskCompleted, TaskFailed
 from wayline.core.executor import TurnResult
+from wayline.core.propagation import Propagated
 from wayline.store.types import ClaimedTask, TaskResult
 
 log = logging.getLogger("wayline.engine.remote")
@@ -45,6 +46,8 @@ class TurnWork:
     past_events: tuple[HistoryEvent, ...]
     new_events: tuple[HistoryEvent, ...]
     completion_token: str
+    #: The history the instance received from its parent's call (``core.propagation``).
+    propagated: Propagated | None = None
 
 
 @dataclass(frozen=True)
@@ -58,6 +61,7 @@ class ActivityWork:
     input: str | None
     task_execution_id: str
     completion_token: str
+    propagated: Propagated | None = None
 
 
 WorkItem = TurnWork | ActivityWork
@@ -164,15 +168,20 @@ class WorkerHub:
         execution_id: str,
         past_events: list[HistoryEvent],
         new_events: list[HistoryEvent],
+        propagated: Propagated | None = None,
     ) -> TurnResult:
         """Have a worker run one turn; raises ``WorkerLostError`` if it goes away."""
         token = uuid.uuid4().hex
-        work = TurnWork(instance_id, execution_id, tuple(past_events), tuple(new_events), token)
+        work = TurnWork(
+            instance_id, execution_id, tuple(past_events), tuple(new_events), token, propagated
+        )
         result = await self._dispatch(self._turns, instance_id, work)
         assert isinstance(result, TurnResult)
         return result
 
-    async def run_activity(self, task: ClaimedTask) -> TaskResult:
+    async def run_activity(
+        self, task: ClaimedTask, propagated: Propagated | None = None
+    ) -> TaskResult:
         """Have a worker run one activity; raises ``WorkerLostError`` if it goes away."""
         token = uuid.uuid4().hex
         work = ActivityWork(
@@ -183,6 +192,7 @@ class WorkerHub:
             task.input,
             task.task_execution_id,
             token,
+            propagated,
         )
         result = await self._dispatch(self._activities, (task.instance_id, task.task_id), work)
         assert isinstance(result, TaskCompleted | TaskFailed)

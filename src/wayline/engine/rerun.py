@@ -96,7 +96,15 @@ def plan_rerun(
             if position == cut and request.overwrite_input:
                 event = dataclasses.replace(event, input=request.input)
             event = dataclasses.replace(event, rerun_parent_instance_id=rerun_from)
-            tasks.append(NewTask(event.event_id, event.name, event.input, event.task_execution_id))
+            tasks.append(
+                NewTask(
+                    event.event_id,
+                    event.name,
+                    event.input,
+                    event.task_execution_id,
+                    propagation=event.propagation,
+                )
+            )
         elif isinstance(event, ChildWorkflowCreated) and unfinished:
             child_id = child_instance_id(request.new_instance_id, event.event_id)
             if position == cut and request.new_child_instance_id:
@@ -115,6 +123,7 @@ def plan_rerun(
                         name=source.name,
                         task_scheduled_id=event.event_id,
                         execution_id=execution_id,
+                        propagation=event.propagation,
                     ),
                 )
             )

@@ -29,6 +29,7 @@ class EngineSettings:
         max_payload_bytes: largest serialized activity result or workflow output.
         node_id: this process's name in leases; random when omitted.
         retention: how long finished instances are kept (default: forever).
+        app_id: this app's name where Dapr shows one (propagated history's chunks).
     """
 
     max_concurrent_turns: int = 64
@@ -41,6 +42,7 @@ class EngineSettings:
     max_payload_bytes: int = 4 * 1024 * 1024
     node_id: str | None = None
     retention: RetentionPolicy = dataclasses.field(default_factory=RetentionPolicy)
+    app_id: str = "wayline"
 
 
 def default_node_id() -> str:

@@ -369,7 +369,7 @@ def _take_tasks(tasks: list[NewTask], leasing: TaskLeasing) -> tuple[list[NewTas
     taken = 0
     for task in tasks:
         if taken < leasing.limit and leasing.runs_here(task.name):
-            task = NewTask(task.task_id, task.name, task.input, task.task_execution_id, True)
+            task = dataclasses.replace(task, leased=True)
             taken += 1
         marked.append(task)
     return marked, taken
@@ -434,6 +434,7 @@ def _plan_action(
                 name=action.name,
                 input=action.input,
                 task_execution_id=action.task_execution_id,
+                propagation=action.propagation,
             )
         )
     elif isinstance(action, CreateTimer):
@@ -453,6 +454,7 @@ def _plan_action(
                     name=instance.name,
                     task_scheduled_id=action.id,
                     execution_id=instance.execution_id,
+                    propagation=action.propagation,
                 ),
             )
         )

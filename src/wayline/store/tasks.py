@@ -12,7 +12,9 @@ from wayline.store.readiness import claim_tasks_sql
 from wayline.store.rows import Cursor, StatementResult, placeholders, to_micros
 from wayline.store.types import ClaimedTask, NewTask, TurnCommit
 
-_COLUMNS = "id, instance_id, execution_id, task_id, name, input, attempt, task_execution_id"
+_COLUMNS = (
+    "id, instance_id, execution_id, task_id, name, input, attempt, task_execution_id, propagation"
+)
 
 Statement = Callable[[Cursor, str, Sequence[Any]], StatementResult]
 
@@ -31,7 +33,7 @@ def insert(
             cur,
             "INSERT INTO tasks (instance_id, execution_id, task_id, name, input, "
             "task_execution_id, created_at, attempt, lease_owner, lease_expires_at, "
-            "visible_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
+            "visible_at, propagation) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
             (
                 commit.instance_id,
                 execution_id,
@@ -44,6 +46,7 @@ def insert(
                 lease.owner if owned and lease is not None else None,
                 until_us,
                 until_us if until_us is not None else now_us,
+                task.propagation,
             ),
         )
         if owned:
@@ -63,6 +66,7 @@ def _leased(
         input=task.input,
         attempt=1,
         task_execution_id=task.task_execution_id,
+        propagation=task.propagation,
     )
 
 

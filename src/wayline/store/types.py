@@ -85,6 +85,8 @@ class NewTask:
     input: str | None = None
     task_execution_id: str = ""
     leased: bool = False
+    #: The scope of history the activity receives (``core.propagation``), if any.
+    propagation: str | None = None
 
 
 @dataclass(frozen=True)
@@ -107,6 +109,7 @@ class ClaimedTask:
     input: str | None
     attempt: int
     task_execution_id: str = ""
+    propagation: str | None = None
 
 
 @dataclass(frozen=True)

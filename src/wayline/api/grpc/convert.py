@@ -27,6 +27,7 @@ from wayline.core.actions import (
     SendEvent,
 )
 from wayline.core.executor import TurnResult
+from wayline.core.propagation import Propagated, PropagationScope
 from wayline.core.versioning import Stall, StallReason
 from wayline.engine.remote import TurnWork, WorkItem
 from wayline.engine.turns import NEVER
@@ -176,6 +177,8 @@ def history_event(event: ev.HistoryEvent) -> hpb.HistoryEvent:
             if event.rerun_parent_instance_id:
                 info = msg.taskScheduled.rerunParentInstanceInfo
                 info.instanceID = event.rerun_parent_instance_id
+            if event.propagation:
+                msg.taskScheduled.historyPropagationScope = _SCOPES[event.propagation]
         case ev.TaskCompleted():
             msg.taskCompleted.taskScheduledId = event.task_scheduled_id
             _set(msg.taskCompleted.result, event.result)
@@ -191,6 +194,8 @@ def history_event(event: ev.HistoryEvent) -> hpb.HistoryEvent:
             _set(created.input, event.input)
             if event.rerun_parent_instance_id:
                 created.rerunParentInstanceInfo.instanceID = event.rerun_parent_instance_id
+            if event.propagation:
+                created.historyPropagationScope = _SCOPES[event.propagation]
         case ev.ChildWorkflowCompleted():
             msg.childWorkflowInstanceCompleted.taskScheduledId = event.task_scheduled_id
             _set(msg.childWorkflowInstanceCompleted.result, event.result)
@@ -279,6 +284,8 @@ def work_item(item: WorkItem, encoded_past: bytes | None = None, held: int = 0) 
         request.executionId.value = item.execution_id
         if held:
             request.cachedHistory.eventCount = held
+        if item.propagated is not None:
+            request.propagatedHistory.CopyFrom(propagated_history(item.propagated))
         past = (
             b"".join(encoded_past_events(item.past_events))
             if encoded_past is None
@@ -296,8 +303,39 @@ def work_item(item: WorkItem, encoded_past: bytes | None = None, held: int = 0) 
     _set(activity.input, item.input)
     activity.workflowInstance.instanceId = item.instance_id
     activity.workflowInstance.executionId.value = item.execution_id
+    if item.propagated is not None:
+        activity.propagatedHistory.CopyFrom(propagated_history(item.propagated))
     message = opb_service.WorkItem(activityRequest=activity, completionToken=item.completion_token)
     return message.SerializeToString()
+
+
+_SCOPES = {
+    PropagationScope.OWN_HISTORY.value: opb.HISTORY_PROPAGATION_SCOPE_OWN_HISTORY,
+    PropagationScope.LINEAGE.value: opb.HISTORY_PROPAGATION_SCOPE_LINEAGE,
+}
+_SCOPE_NAMES = {int(number): name for name, number in _SCOPES.items()}
+
+
+def _scope(action: apb.ScheduleTaskAction | apb.CreateChildWorkflowAction) -> str | None:
+    """A worker's ``historyPropagationScope`` (unset or NONE: None)."""
+    if not action.HasField("historyPropagationScope"):
+        return None
+    return _SCOPE_NAMES.get(int(action.historyPropagationScope))
+
+
+def propagated_history(propagated: Propagated) -> hpb.PropagatedHistory:
+    """What a step receives of its callers' histories, as a work item carries it."""
+    message = hpb.PropagatedHistory(scope=_SCOPES[propagated.scope.value])
+    for chunk in propagated.chunks:
+        message.chunks.append(
+            hpb.PropagatedHistoryChunk(
+                rawEvents=[history_event(e).SerializeToString() for e in chunk.events],
+                appId=chunk.app_id,
+                instanceId=chunk.instance_id,
+                workflowName=chunk.workflow_name,
+            )
+        )
+    return message
 
 
 _PAST_EVENTS_FIELD = opb_service.WorkflowRequest.DESCRIPTOR.fields_by_name["pastEvents"].number
@@ -395,6 +433,7 @@ def _action(action: apb.WorkflowAction) -> Action:
             name=task.name,
             input=payload_text(task, "input"),
             task_execution_id=task.taskExecutionId,
+            propagation=_scope(task),
         )
     if kind == "createTimer":
         timer = action.createTimer
@@ -418,6 +457,7 @@ def _action(action: apb.WorkflowAction) -> Action:
             instance_id=child.instanceId,
             name=child.name,
             input=payload_text(child, "input"),
+            propagation=_scope(child),
         )
     if kind == "sendEvent":
         send = action.sendEvent
