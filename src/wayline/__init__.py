@@ -29,6 +29,7 @@ from wayline.client import (
 from wayline.core.activity import WorkflowActivityContext
 from wayline.core.context import WorkflowContext
 from wayline.core.events import FailureDetails, WorkflowStatus
+from wayline.core.propagation import PropagatedHistory, PropagationNotFoundError, PropagationScope
 from wayline.core.registry import NAME_ATTRIBUTE
 from wayline.core.retry import RetryPolicy
 from wayline.core.task import (
@@ -72,6 +73,9 @@ __all__ = [
     "ManualClock",
     "NonDeterminismError",
     "NonRetryableError",
+    "PropagatedHistory",
+    "PropagationNotFoundError",
+    "PropagationScope",
     "RetentionPolicy",
     "RetryPolicy",
     "Task",

@@ -22,7 +22,7 @@ from wayline.core.actions import (
 )
 from wayline.core.events import EventRaised, TimerOrigin, WorkflowStatus
 from wayline.core.ids import child_instance_id, deterministic_uuid
-from wayline.core.propagation import scope_of
+from wayline.core.propagation import Propagated, PropagatedHistory, scope_of
 from wayline.core.registry import name_of
 from wayline.core.retry import RetryPolicy
 from wayline.core.task import CompletableTask, Task, TaskFailedError
@@ -79,6 +79,7 @@ class WorkflowContext:
         self._save_events_on_continue = False
         # Versioning: the patches the history recorded, is_patched's answers so far,
         # and the patches this execution has seen (in first-seen order).
+        self._propagated: Propagated | None = None  # set by the engine (a child's call)
         self._history_patches: set[str] = set()
         self._patch_answers: dict[str, bool] = {}
         self._seen_patches: list[str] = []
@@ -105,6 +106,10 @@ class WorkflowContext:
         """A UUID that is the same on every replay of this point of the workflow."""
         self._uuid_counter += 1
         return str(deterministic_uuid(self._instance_id, self._now.isoformat(), self._uuid_counter))
+
+    def get_propagated_history(self) -> PropagatedHistory | None:
+        """The history this workflow's parent handed it with its call (``propagation=``)."""
+        return None if self._propagated is None else PropagatedHistory(self._propagated)
 
     def is_patched(self, patch_name: str) -> bool:
         """Whether this run takes the new code path of patch ``patch_name``.

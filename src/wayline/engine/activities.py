@@ -18,6 +18,7 @@ from wayline.core import serde
 from wayline.core.activity import WorkflowActivityContext
 from wayline.core.events import TaskCompleted, TaskFailed
 from wayline.core.executor import failure_from_exception
+from wayline.core.propagation import Propagated
 from wayline.core.registry import call_with_input
 from wayline.errors import SerializationError
 from wayline.store.types import ClaimedTask, TaskResult
@@ -40,10 +41,12 @@ class ActivityRunner:
         self._max_payload_bytes = max_payload_bytes
         self._now = now
 
-    async def run_local(self, task: ClaimedTask) -> TaskResult:
+    async def run_local(
+        self, task: ClaimedTask, propagated: Propagated | None = None
+    ) -> TaskResult:
         """Run a registered activity: ``async def`` on the loop, plain ones in the pool."""
         fn = self._activities[task.name]
-        ctx = WorkflowActivityContext(task.instance_id, task.task_id, task.attempt)
+        ctx = WorkflowActivityContext(task.instance_id, task.task_id, task.attempt, propagated)
         try:
             value = serde.loads_lenient(task.input)
             if inspect.iscoroutinefunction(fn):

@@ -31,6 +31,7 @@ from typing import Any, TypeVar
 from wayline.core.actions import CompleteWorkflow
 from wayline.core.events import ExecutionStarted, WorkflowStatus
 from wayline.core.executor import TurnResult, WorkflowExecutor, failure_from_exception
+from wayline.core.propagation import Propagated
 from wayline.core.registry import Registry
 from wayline.core.versioning import patch_mismatch, recorded_patches
 from wayline.engine import propagation
@@ -648,11 +649,16 @@ class Engine:
         if entry is None or entry.executor is None:
             history = await self._read(self.store.get_history, iid)
             executor = self._new_executor(iid, instance.name)
+            executor.context._propagated = await self._propagated_to(
+                instance, history, turn.new_events
+            )
             return executor.execute(history, turn.new_events), CachedInstance(instance, executor)
         result = entry.executor.execute([], turn.new_events)
         if self.settings.verify_replay:
             history = await self._read(self.store.get_history, iid)
-            replayed = self._new_executor(iid, instance.name).execute(history, turn.new_events)
+            replaying = self._new_executor(iid, instance.name)
+            replaying.context._propagated = entry.executor.context._propagated
+            replayed = replaying.execute(history, turn.new_events)
             if _comparable(replayed) != _comparable(result):
                 current = await self._read(self.store.get_instance, iid)
                 if current is None or current.version != instance.version:
@@ -679,14 +685,7 @@ class Engine:
             if lease_token is not None
             else None
         )
-        started = next(
-            (e for e in (*history, *turn.new_events) if isinstance(e, ExecutionStarted)), None
-        )
-        propagated = (
-            await self._read(propagation.for_instance, self._load, instance, self.app_id)
-            if started is not None and started.parent is not None and started.parent.propagation
-            else None
-        )
+        propagated = await self._propagated_to(instance, history, turn.new_events)
         try:
             return await self.remote.run_turn(
                 instance.instance_id, instance.execution_id, history, turn.new_events, propagated
@@ -703,6 +702,17 @@ class Engine:
                 await self._write(
                     ExtendTurnLease(instance_id, lease_token, self.clock.now() + lease)
                 )
+
+    async def _propagated_to(
+        self, instance: InstanceRecord, history: list[Any], new_events: list[Any]
+    ) -> Propagated | None:
+        """The history a child instance received from its parent's call, if any."""
+        started = next(
+            (e for e in (*history, *new_events) if isinstance(e, ExecutionStarted)), None
+        )
+        if started is None or started.parent is None or not started.parent.propagation:
+            return None
+        return await self._read(propagation.for_instance, self._load, instance, self.app_id)
 
     def _load(self, instance_id: str) -> tuple[InstanceRecord | None, list[Any]]:
         """An instance and its history (blocking: run it on the read pool)."""
@@ -802,15 +812,15 @@ class Engine:
     async def _run_task(self, task: ClaimedTask) -> None:
         try:
             try:
+                propagated = (
+                    await self._read(propagation.for_task, self._load, task, self.app_id)
+                    if task.propagation
+                    else None
+                )
                 if task.name in self.registry.activities:
-                    result = await self._activities.run_local(task)
+                    result = await self._activities.run_local(task, propagated)
                 else:
                     assert self.remote is not None, "ran an activity nobody here can run"
-                    propagated = (
-                        await self._read(propagation.for_task, self._load, task, self.app_id)
-                        if task.propagation
-                        else None
-                    )
                     remote_result = await self.remote.run_activity(task, propagated)
                     result = self._activities.check_remote(task, remote_result)
             except WorkerLostError as exc:
