@@ -323,3 +323,11 @@ def test_rerun_route_refuses_bad_bodies_and_changes_nothing(http: httpx.Client) 
     missing = http.post("/wayline/v1/instances/nobody/rerun", json={"eventID": 1})
     assert missing.status_code == 404
     assert http.get("/wayline/v1/instances/count").json()["count"] == before
+
+
+@pytest.mark.parametrize("query", ["status=", "status=RUNNING,", "status=RUNNING&status="])
+def test_an_empty_status_filter_is_refused_not_ignored(http: httpx.Client, query: str) -> None:
+    for path in ("/wayline/v1/instances", "/wayline/v1/instances/count"):
+        answer = http.get(f"{path}?{query}")
+        assert answer.status_code == 400, (path, query)
+        assert answer.json()["errorCode"] == "ERR_MALFORMED_REQUEST"

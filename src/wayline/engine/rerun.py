@@ -21,7 +21,6 @@ from wayline.core.events import (
     ChildWorkflowFailed,
     ExecutionStarted,
     HistoryEvent,
-    ParentInfo,
     TaskCompleted,
     TaskFailed,
     TaskScheduled,
@@ -30,7 +29,7 @@ from wayline.core.events import (
     WorkflowStatus,
 )
 from wayline.core.ids import child_instance_id, new_execution_id
-from wayline.engine.turns import NEVER
+from wayline.engine.turns import NEVER, new_child
 from wayline.errors import InvalidRerunError as RerunError
 from wayline.store.types import InstanceRecord, NewInstance, NewTask, TurnCommit
 
@@ -112,21 +111,7 @@ def plan_rerun(
             event = dataclasses.replace(
                 event, instance_id=child_id, rerun_parent_instance_id=rerun_from
             )
-            children.append(
-                NewInstance(
-                    instance_id=child_id,
-                    name=event.name,
-                    execution_id=new_execution_id(),
-                    input=event.input,
-                    parent=ParentInfo(
-                        instance_id=request.new_instance_id,
-                        name=source.name,
-                        task_scheduled_id=event.event_id,
-                        execution_id=execution_id,
-                        propagation=event.propagation,
-                    ),
-                )
-            )
+            children.append(new_child(event, request.new_instance_id, source.name, execution_id))
         elif isinstance(event, TimerCreated) and unfinished and event.fire_at < NEVER:
             event = dataclasses.replace(event, rerun_parent_instance_id=rerun_from)
             timers.append(

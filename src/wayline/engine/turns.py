@@ -22,6 +22,7 @@ from wayline.core.actions import (
 )
 from wayline.core.events import (
     ChildWorkflowCompleted,
+    ChildWorkflowCreated,
     ChildWorkflowFailed,
     EventRaised,
     ExecutionCompleted,
@@ -418,6 +419,25 @@ def plan_noop(claimed: ClaimedTurn, turn: TurnInput, now: datetime) -> TurnCommi
     )
 
 
+def new_child(
+    created: ChildWorkflowCreated, parent_id: str, parent_name: str, parent_execution_id: str
+) -> NewInstance:
+    """The instance that a parent's recorded ``ChildWorkflowCreated`` step starts."""
+    return NewInstance(
+        instance_id=created.instance_id,
+        name=created.name,
+        execution_id=new_execution_id(),
+        input=created.input,
+        parent=ParentInfo(
+            instance_id=parent_id,
+            name=parent_name,
+            task_scheduled_id=created.event_id,
+            execution_id=parent_execution_id,
+            propagation=created.propagation,
+        ),
+    )
+
+
 def _plan_action(
     action: Action,
     instance: InstanceRecord,
@@ -443,20 +463,10 @@ def _plan_action(
                 TimerFired(timestamp=action.fire_at, timer_id=action.id, fire_at=action.fire_at)
             )
     elif isinstance(action, CreateChildWorkflow):
+        created = action.to_event(now)
+        assert isinstance(created, ChildWorkflowCreated)
         children.append(
-            NewInstance(
-                instance_id=action.instance_id,
-                name=action.name,
-                execution_id=new_execution_id(),
-                input=action.input,
-                parent=ParentInfo(
-                    instance_id=instance.instance_id,
-                    name=instance.name,
-                    task_scheduled_id=action.id,
-                    execution_id=instance.execution_id,
-                    propagation=action.propagation,
-                ),
-            )
+            new_child(created, instance.instance_id, instance.name, instance.execution_id)
         )
     elif isinstance(action, SendEvent):
         messages.append(

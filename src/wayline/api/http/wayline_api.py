@@ -164,7 +164,8 @@ class WaylineApi:
     def _query_filters(request: Request) -> dict[str, Any]:
         params = request.query_params
         source: dict[str, Any] = {k: params.get(k) for k in params}
-        source["status"] = [s for v in params.getlist("status") for s in v.split(",") if s]
+        # An empty one (``status=`` or ``status=A,``) is an unknown status, not "any".
+        source["status"] = [s for v in params.getlist("status") for s in v.split(",")]
         return parse_filters(source)
 
     async def openapi(self, request: Request) -> Response:
