@@ -53,7 +53,7 @@ def node_main(url: str, name: str) -> None:
 def wipe(url: str) -> None:
     store = open_store(url)
     with store.transaction() as cur:  # type: ignore[attr-defined]
-        for table in ("history", "inbox", "tasks", "instances"):
+        for table in ("history", "inbox", "tasks", "instances", "nodes"):
             cur.execute(f"DELETE FROM {table}")
     store.close()
 

@@ -373,3 +373,21 @@ def test_retry_policy_validates_like_dapr() -> None:
     assert policy.backoff_coefficient == 2
     assert policy.max_retry_interval == timedelta(seconds=10)
     assert policy.retry_timeout == timedelta(seconds=100)
+
+
+def test_an_activity_no_node_registers_fails_its_task_with_a_clear_error(
+    runtime: wayline.WorkflowRuntime,
+) -> None:
+    @runtime.workflow
+    def caller(ctx: wayline.WorkflowContext) -> Any:
+        try:
+            yield ctx.call_activity("no_such_activity", input=1)
+        except wayline.TaskFailedError as exc:
+            return f"caught: {exc.details.error_type}: {exc.details.message}"
+        return "ran"
+
+    with runtime:
+        client = runtime.client()
+        iid = client.start_workflow(caller)
+        output = completed(client, iid).output
+    assert output.startswith("caught: ActivityNotRegisteredError: activity 'no_such_activity'")

@@ -26,7 +26,7 @@ POSTGRES_URL_VAR = "WAYLINE_TEST_POSTGRES_URL"
 BACKENDS = ["sqlite", "postgres"]
 
 # Every table a test may leave rows in; emptied before each PostgreSQL test.
-_TABLES = ("history", "inbox", "tasks", "instances")
+_TABLES = ("history", "inbox", "tasks", "instances", "nodes")
 
 StoreFactory = Callable[[], Store]
 

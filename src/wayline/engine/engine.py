@@ -39,6 +39,7 @@ from wayline.engine.activities import ActivityRunner
 from wayline.engine.cache import CachedInstance, InstanceCache
 from wayline.engine.clock import Clock, SystemClock
 from wayline.engine.handoff import Handoff
+from wayline.engine.nodes import NODE_TTL, NodeDirectory
 from wayline.engine.remote import WorkerHub, WorkerLostError
 from wayline.engine.settings import EngineSettings, default_node_id
 from wayline.engine.turns import (
@@ -75,6 +76,7 @@ from wayline.store.types import (
     CommitOutcome,
     InstanceRecord,
     NewTask,
+    NodeInfo,
     TaskLease,
     TaskResult,
     TurnCommit,
@@ -142,6 +144,7 @@ class Engine:
         self._draining = False
         self._not_started: list[int] = []  # tasks leased to us while shutting down
         self._announced_remote_only: set[str] = set()
+        self._nodes = NodeDirectory(self._describe, self.clock)
 
     # ----- lifecycle ----------------------------------------------------------------------
 
@@ -168,7 +171,12 @@ class Engine:
             self.remote.subscribe(self._worker_connected)
         # Code that may match stalled instances' histories runs now.
         self._unstall(None if self.remote is not None else list(self.registry.workflows))
+        try:
+            await self._nodes.announce(self._write)
+        except Exception:
+            log.exception("announcing this node failed; retrying")
         loops = [
+            asyncio.create_task(self._announce_loop(), name="wayline-announce"),
             asyncio.create_task(self._turn_loop(), name="wayline-turns"),
             asyncio.create_task(self._task_loop(), name="wayline-activities"),
             asyncio.create_task(self._watch(), name="wayline-watch"),
@@ -180,6 +188,8 @@ class Engine:
             for task in loops:
                 task.cancel()
             await asyncio.gather(*loops, return_exceptions=True)
+            with contextlib.suppress(Exception):  # before the drain closes the writer
+                await self._nodes.retire(self._write)
             await self._drain()
             unsubscribe = getattr(self.clock, "unsubscribe", None)
             if unsubscribe is not None:
@@ -278,6 +288,33 @@ class Engine:
         if self.remote is not None and self.remote.has_workers:
             return None
         return list(local)
+
+    def _unregistered_activity(self, name: str) -> bool:
+        """True when no node can run activity ``name``: none registers it and none
+        may have remote workers (a server always may: its tasks wait for one)."""
+        return (
+            name not in self.registry.activities
+            and self.remote is None
+            and not self._nodes.someone_runs_activity(name)
+        )
+
+    def _describe(self) -> NodeInfo:
+        return NodeInfo(
+            node_id=self.node_id,
+            app_id=self.app_id,
+            workflows=frozenset(self.registry.workflows),
+            activities=frozenset(self.registry.activities),
+            remote_workers=self.remote is not None,
+        )
+
+    async def _announce_loop(self) -> None:
+        """Renew this node's announcement well within its lifetime."""
+        while True:
+            await asyncio.sleep(NODE_TTL.total_seconds() / 3)
+            try:
+                await self._nodes.announce(self._write)
+            except Exception:
+                log.exception("announcing this node failed; retrying")
 
     def _note_unregistered(self, tasks: tuple[NewTask, ...]) -> None:
         """Say once per name when a server queues an activity nothing here can run."""
@@ -599,6 +636,7 @@ class Engine:
             expected_version=expected_version,
             completed_tasks=completed_tasks,
             leasing=leasing,
+            unregistered=self._unregistered_activity,
         )
         commit = plan(result)
         self._note_unregistered(commit.tasks)

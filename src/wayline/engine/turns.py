@@ -34,6 +34,7 @@ from wayline.core.events import (
     FailureDetails,
     HistoryEvent,
     ParentInfo,
+    TaskFailed,
     TimerFired,
     WorkflowStarted,
     WorkflowStatus,
@@ -294,13 +295,15 @@ def plan_commit(
     expected_version: int | None = None,
     completed_tasks: tuple[int, ...] = (),
     leasing: TaskLeasing | None = None,
+    unregistered: Callable[[str], bool] | None = None,
 ) -> TurnCommit:
     """Translate the workflow's actions into the rows of one atomic commit.
 
     A claimed turn passes its ``lease_token``; an unclaimed one (the step's fast
     path) passes None, the ``expected_version`` of the instance it ran on and the
     ``completed_tasks`` whose results it consumed. ``leasing`` says which new tasks
-    the node takes in the same commit.
+    the node takes in the same commit. An activity ``unregistered`` says nobody
+    can run fails at once (the workflow sees the failure in its next turn).
     """
     history: list[HistoryEvent] = list(turn.new_events)
     if result.version_name or result.patches:
@@ -336,6 +339,10 @@ def plan_commit(
                 parent = _parent_message(instance, completed)
                 if parent is not None:
                     messages.append(parent)
+    if unregistered is not None:
+        for task in [t for t in tasks if unregistered(t.name)]:
+            tasks.remove(task)
+            messages.append(_not_registered(instance, task, now))
     task_lease = None
     if leasing is not None and tasks:
         tasks, taken = _take_tasks(tasks, leasing)
@@ -361,6 +368,20 @@ def plan_commit(
         completed_tasks=completed_tasks,
         task_lease=task_lease,
         status_before=instance.status,
+    )
+
+
+def _not_registered(instance: InstanceRecord, task: NewTask, now: datetime) -> OutboundMessage:
+    failure = FailureDetails(
+        message=f"activity {task.name!r} is not registered by any node of this store: "
+        "register it with runtime.register_activity (or @runtime.activity)",
+        error_type="ActivityNotRegisteredError",
+        non_retriable=True,
+    )
+    return OutboundMessage(
+        instance_id=instance.instance_id,
+        event=TaskFailed(timestamp=now, task_scheduled_id=task.task_id, failure=failure),
+        execution_id=instance.execution_id,
     )
 
 

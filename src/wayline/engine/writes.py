@@ -17,6 +17,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
 
 from wayline.engine.handoff import Handoff, settle
+from wayline.errors import StoreError
 from wayline.store.base import Store
 from wayline.store.commands import WriteCommand
 
@@ -62,7 +63,13 @@ class WriteBatcher:
             for future, waiter in queued:
                 settle(waiter, future)
             return
-        self._thread.submit(self._store.flush)
+        try:
+            self._thread.submit(self._store.flush)
+        except RuntimeError as exc:  # closed: fail the writers instead of leaving them waiting
+            for _, waiter in queued:
+                if not waiter.done():
+                    waiter.set_exception(StoreError(f"the engine's writer is closed ({exc})"))
+            return
         for future, waiter in queued:
             future.add_done_callback(self._settler(waiter))
 

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from wayline.core.events import HistoryEvent
-from wayline.store.types import ClaimedTask, NewInstance, TaskResult, TurnCommit
+from wayline.store.types import ClaimedTask, NewInstance, NodeInfo, TaskResult, TurnCommit
 
 
 @dataclass(frozen=True)
@@ -110,6 +110,22 @@ class PurgeInstance:
 
 
 @dataclass(frozen=True)
+class AnnounceNode:
+    """-> ``list[NodeInfo]`` (every live node). Record ``node`` as alive until ``until``."""
+
+    node: NodeInfo
+    now: datetime
+    until: datetime
+
+
+@dataclass(frozen=True)
+class RetireNode:
+    """-> None."""
+
+    node_id: str
+
+
+@dataclass(frozen=True)
 class StartRerun:
     """-> None. Create ``instance`` (``InstanceAlreadyExistsError`` while that id is
     active) already RUNNING with the history, tasks, timers and children of
@@ -149,6 +165,8 @@ WriteCommand = (
     | CompleteTask
     | PurgeInstance
     | PurgeExpired
+    | AnnounceNode
+    | RetireNode
     | StartRerun
     | Unstall
     | TurnCommit

@@ -34,8 +34,9 @@ from wayline.errors import (
     InstanceChangedError,
     LeaseLostError,
 )
-from wayline.store import purge, suspension, tasks
+from wayline.store import nodes, purge, suspension, tasks
 from wayline.store.commands import (
+    AnnounceNode,
     AppendMessage,
     ClaimTasks,
     ClaimTurns,
@@ -47,6 +48,7 @@ from wayline.store.commands import (
     PurgeInstance,
     ReleaseTasks,
     ReleaseTurn,
+    RetireNode,
     StartRerun,
     Unstall,
     WriteCommand,
@@ -140,6 +142,8 @@ class SqlStore:
             PurgeInstance: purge.purge,
             Unstall: self._unstall,
             StartRerun: self._start_rerun,
+            AnnounceNode: nodes.announce,
+            RetireNode: nodes.retire,
             PurgeExpired: lambda cur, command: purge.purge_expired(
                 cur, command, self.claim_lock_clause
             ),

@@ -98,6 +98,18 @@ class TaskLease:
 
 
 @dataclass(frozen=True)
+class NodeInfo:
+    """One engine sharing the store, and what it can run (``store.nodes``)."""
+
+    node_id: str
+    app_id: str
+    workflows: frozenset[str]
+    activities: frozenset[str]
+    #: Remote workers may connect to it (a server): it may run any name.
+    remote_workers: bool
+
+
+@dataclass(frozen=True)
 class ClaimedTask:
     """An activity task leased to one worker."""
 
