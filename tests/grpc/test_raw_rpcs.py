@@ -3,6 +3,7 @@ status codes, unknown instances, UNIMPLEMENTED methods, history, paging, the API
 
 from __future__ import annotations
 
+import json
 import subprocess
 import time
 from collections.abc import Iterator
@@ -261,13 +262,22 @@ def test_list_instance_ids_pages(calls: Calls, server: Server) -> None:
     assert set(one_page.instanceIds) == listed and not one_page.HasField("continuationToken")
 
 
-def test_history_translates_every_event(calls: Calls, server: Server) -> None:
-    calls.start("greet_wf", "raw-hist", '{"name": "eve"}')
-    wait_until(lambda: calls.get("raw-hist").workflowState.customStatus.value, 30, "status")
-    event = pb.RaiseEventRequest(instanceId="raw-hist", name="approve")
+def _approve(calls: Calls, instance_id: str) -> Any:
+    """Once ``greet_wf`` waits (its custom status is set), approve it; its final state."""
+    wait_until(lambda: calls.get(instance_id).workflowState.customStatus.value, 30, "status")
+    event = pb.RaiseEventRequest(instanceId=instance_id, name="approve")
     event.input.value = '"yes"'
     calls(TASKHUB + "RaiseEvent", event, pb.RaiseEventResponse)
-    calls.wait_done("raw-hist")
+    return calls.wait_done(instance_id)
+
+
+def _greet_approved(calls: Calls, instance_id: str, name: str) -> Any:
+    calls.start("greet_wf", instance_id, json.dumps({"name": name}))
+    return _approve(calls, instance_id)
+
+
+def test_history_translates_every_event(calls: Calls, server: Server) -> None:
+    _greet_approved(calls, "raw-hist", "eve")
     reply = calls(
         TASKHUB + "GetInstanceHistory",
         pb.GetInstanceHistoryRequest(instanceId="raw-hist"),
@@ -308,12 +318,7 @@ def test_history_translates_every_event(calls: Calls, server: Server) -> None:
 
 
 def test_rerun_workflow_from_event_raw(calls: Calls) -> None:
-    calls.start("greet_wf", "raw-src", '{"name": "ann"}')
-    wait_until(lambda: calls.get("raw-src").workflowState.customStatus.value, 30, "status")
-    event = pb.RaiseEventRequest(instanceId="raw-src", name="approve")
-    event.input.value = '"yes"'
-    calls(TASKHUB + "RaiseEvent", event, pb.RaiseEventResponse)
-    calls.wait_done("raw-src")
+    _greet_approved(calls, "raw-src", "ann")
     history = calls(
         TASKHUB + "GetInstanceHistory",
         pb.GetInstanceHistoryRequest(instanceId="raw-src"),
@@ -337,10 +342,7 @@ def test_rerun_workflow_from_event_raw(calls: Calls) -> None:
     assert again.taskScheduled.input.value == '"bob"'
     assert again.taskScheduled.rerunParentInstanceInfo.instanceID == "raw-src"
     # the event raised after the activity is not in the copy: the rerun waits for one
-    wait_until(lambda: calls.get("raw-again").workflowState.customStatus.value, 30, "status")
-    event.instanceId = "raw-again"
-    calls(TASKHUB + "RaiseEvent", event, pb.RaiseEventResponse)
-    done = calls.wait_done("raw-again").workflowState
+    done = _approve(calls, "raw-again").workflowState
     assert done.workflowStatus == opb.ORCHESTRATION_STATUS_COMPLETED
     assert "bob" in done.output.value
     bad = [

@@ -22,6 +22,7 @@ import asyncio
 import contextlib
 import dataclasses
 import functools
+import itertools
 import logging
 from collections.abc import AsyncIterator, Callable
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -112,7 +113,6 @@ class Engine:
         self.settings = settings or EngineSettings()
         self.clock: Clock = clock or SystemClock()
         self.node_id = self.settings.node_id or default_node_id()
-        self.app_id = self.settings.app_id
         self._wrap_context = wrap_context
         self._on_commit = on_commit
         self._cache = InstanceCache(self.settings.cache_size)
@@ -136,7 +136,8 @@ class Engine:
         self._reserved_tasks = 0  # leased by commits in flight, not yet running
         self._claimed_turns: set[asyncio.Task[None]] = set()
         self._result_drivers: dict[str, asyncio.Task[None]] = {}
-        self._inbox_writes: set[asyncio.Task[None]] = set()
+        # Writes not awaited by their caller (results to inboxes, unstalls): drained at stop.
+        self._background_writes: set[asyncio.Task[None]] = set()
         # Activity results waiting to be fed to their instance's next turn, by instance.
         self._results: dict[str, list[tuple[ClaimedTask, TaskResult]]] = {}
         # Instances with a turn running here, and what finishes when it ends.
@@ -210,7 +211,11 @@ class Engine:
         for task in running_tasks:
             task.cancel()
         await asyncio.gather(*running_tasks, return_exceptions=True)
-        while busy := [*self._claimed_turns, *self._result_drivers.values(), *self._inbox_writes]:
+        while busy := [
+            *self._claimed_turns,
+            *self._result_drivers.values(),
+            *self._background_writes,
+        ]:
             await asyncio.gather(*busy, return_exceptions=True)
         keys.extend(self._not_started)
         for abandoned in self._abandoned_claims:  # claimed as the loops were cancelled
@@ -254,8 +259,8 @@ class Engine:
                 log.exception("letting stalled instances run again failed")
 
         task = asyncio.create_task(unstall())
-        self._inbox_writes.add(task)
-        task.add_done_callback(self._inbox_writes.discard)
+        self._background_writes.add(task)
+        task.add_done_callback(self._background_writes.discard)
 
     def notify_turns(self) -> None:
         """Tell the engine a client created or signalled an instance (thread-safe)."""
@@ -301,7 +306,7 @@ class Engine:
     def _describe(self) -> NodeInfo:
         return NodeInfo(
             node_id=self.node_id,
-            app_id=self.app_id,
+            app_id=self.settings.app_id,
             workflows=frozenset(self.registry.workflows),
             activities=frozenset(self.registry.activities),
             remote_workers=self.remote is not None,
@@ -318,19 +323,16 @@ class Engine:
 
     def _note_unregistered(self, tasks: tuple[NewTask, ...]) -> None:
         """Say once per name when a server queues an activity nothing here can run."""
-        for task in tasks:
-            self._note_unregistered_activity(task.name)
-
-    def _note_unregistered_activity(self, name: str) -> None:
-        if name in self.registry.activities or self.remote is None:
+        if self.remote is None or self.remote.has_workers:
             return
-        if not self.remote.has_workers and name not in self._announced_remote_only:
-            self._announced_remote_only.add(name)
-            log.warning(
-                "activity %r is not registered in this server's --app modules and no "
-                "worker is connected: its tasks wait for a worker that registers it",
-                name,
-            )
+        for name in {task.name for task in tasks} - set(self.registry.activities):
+            if name not in self._announced_remote_only:
+                self._announced_remote_only.add(name)
+                log.warning(
+                    "activity %r is not registered in this server's --app modules and no "
+                    "worker is connected: its tasks wait for a worker that registers it",
+                    name,
+                )
 
     def _runs_here(self, name: str, local: dict[str, Any]) -> bool:
         return name in local or (self.remote is not None and self.remote.has_workers)
@@ -745,12 +747,14 @@ class Engine:
         self, instance: InstanceRecord, history: list[Any], new_events: list[Any]
     ) -> Propagated | None:
         """The history a child instance received from its parent's call, if any."""
-        started = next(
-            (e for e in (*history, *new_events) if isinstance(e, ExecutionStarted)), None
-        )
+        # It opens the history (or, on a first turn, the new events): no copy of either.
+        events = itertools.chain(history, new_events)
+        started = next((e for e in events if isinstance(e, ExecutionStarted)), None)
         if started is None or started.parent is None or not started.parent.propagation:
             return None
-        return await self._read(propagation.for_instance, self._load, instance, self.app_id)
+        return await self._read(
+            propagation.for_instance, self._load, instance, self.settings.app_id
+        )
 
     def _load(self, instance_id: str) -> tuple[InstanceRecord | None, list[Any]]:
         """An instance and its history (blocking: run it on the read pool)."""
@@ -773,8 +777,8 @@ class Engine:
             or not self._runs_here(entry.record.name, self.registry.workflows)
         ):
             writing = asyncio.create_task(self._to_inbox([(task, result)]))
-            self._inbox_writes.add(writing)
-            writing.add_done_callback(self._inbox_writes.discard)
+            self._background_writes.add(writing)
+            writing.add_done_callback(self._background_writes.discard)
             return
         self._results.setdefault(iid, []).append((task, result))
         if iid not in self._result_drivers:
@@ -851,7 +855,7 @@ class Engine:
         try:
             try:
                 propagated = (
-                    await self._read(propagation.for_task, self._load, task, self.app_id)
+                    await self._read(propagation.for_task, self._load, task, self.settings.app_id)
                     if task.propagation
                     else None
                 )

@@ -30,7 +30,7 @@ from wayline.core.events import (
 )
 from wayline.core.ids import child_instance_id, new_execution_id
 from wayline.engine.turns import NEVER, new_child
-from wayline.errors import InvalidRerunError as RerunError
+from wayline.errors import InvalidRerunError
 from wayline.store.types import InstanceRecord, NewInstance, NewTask, TurnCommit
 
 
@@ -60,21 +60,21 @@ def plan_rerun(
     now: datetime,
 ) -> RerunPlan:
     if not source.status.is_terminal:
-        raise RerunError(
+        raise InvalidRerunError(
             f"workflow instance '{source.instance_id}' is {source.status.value}: only a "
             "COMPLETED, FAILED or TERMINATED instance can be rerun"
         )
     if request.new_instance_id == source.instance_id:
-        raise RerunError("the rerun needs a new instance id, not the source's own")
+        raise InvalidRerunError("the rerun needs a new instance id, not the source's own")
     cut = _target(history, request)
     target = history[cut]
     if request.overwrite_input and not isinstance(target, TaskScheduled):
-        raise RerunError(
+        raise InvalidRerunError(
             f"event {request.event_id} is a child workflow: only an activity's input can "
             "be overwritten"
         )
     if request.new_child_instance_id is not None and not isinstance(target, ChildWorkflowCreated):
-        raise RerunError(
+        raise InvalidRerunError(
             f"event {request.event_id} is an activity: a new child instance id applies "
             "only to a child workflow"
         )
@@ -143,12 +143,12 @@ def _target(history: Sequence[HistoryEvent], request: RerunRequest) -> int:
             continue
         if isinstance(event, TaskScheduled | ChildWorkflowCreated):
             return position
-        raise RerunError(
+        raise InvalidRerunError(
             f"event {request.event_id} of '{request.source_instance_id}' is "
             f"{type(event).__name__}: a rerun starts from an activity (TaskScheduled) or "
             "a child workflow (ChildWorkflowCreated)"
         )
-    raise RerunError(
+    raise InvalidRerunError(
         f"workflow instance '{request.source_instance_id}' has no event {request.event_id} "
         "(see its history for the event ids of its activities and child workflows)"
     )

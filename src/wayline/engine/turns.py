@@ -402,10 +402,11 @@ def plan_stall(claimed: ClaimedTurn, stall: Stall, now: datetime) -> TurnCommit:
     messages queued for code that matches, and say why (the event once per reason)."""
     instance = claimed.instance
     why = FailureDetails(message=stall.description, error_type=stall.reason.value)
-    repeated = instance.status == WorkflowStatus.STALLED or instance.failure == why
+    # A stalled instance keeps its reason as its failure until a turn succeeds: the same
+    # reason on the next try is not recorded again.
     history: tuple[HistoryEvent, ...] = (
         ()
-        if repeated
+        if instance.failure == why
         else (
             ExecutionStalled(
                 timestamp=now, reason=stall.reason.value, description=stall.description

@@ -393,25 +393,10 @@ class SqlStore:
         status = found[0]
         kind = type(command.event).__name__
         if kind in suspension.SIGNAL_KINDS:
-            last_signal = None
-            if status == WorkflowStatus.PENDING.value:
-                cur.execute(suspension.LAST_SIGNAL_SQL, (command.instance_id,))
-                row = cur.fetchone()
-                last_signal = row[0] if row else None
-            effect = suspension.signal_effect(kind, status, last_signal)
-            if effect.unstall:
-                cur.execute(
-                    suspension.unstall_sql(None, one_instance=True),
-                    (*suspension.UNSTALL_PARAMS, command.instance_id),
-                )
-            if not effect.queue:
+            queue_with = suspension.accept(cur, command.instance_id, kind, status, command.now)
+            if queue_with is None:
                 return AppendResult.APPENDED
-            if effect.status is not None:
-                status = effect.status.value
-                cur.execute(
-                    "UPDATE instances SET status = ?, last_updated_at = ? WHERE instance_id = ?",
-                    (status, to_micros(command.now), command.instance_id),
-                )
+            status = queue_with
         self._insert_message(
             cur, command.instance_id, command.event, visible_at=command.now, status=status
         )

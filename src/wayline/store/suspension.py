@@ -16,9 +16,10 @@ for the start, which applies it. Resuming a STALLED instance lets it run again
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 
 from wayline.core.events import WorkflowStatus
-from wayline.store.rows import placeholders
+from wayline.store.rows import Cursor, placeholders, to_micros
 
 SUSPEND = "ExecutionSuspended"
 RESUME = "ExecutionResumed"
@@ -56,6 +57,29 @@ def signal_effect(kind: str, status: str, last_queued_signal: str | None) -> Sig
         return SignalEffect(queue=True)
     new = WorkflowStatus.SUSPENDED if kind == SUSPEND else WorkflowStatus.RUNNING
     return SignalEffect(queue=True, status=new)
+
+
+def accept(cur: Cursor, instance_id: str, kind: str, status: str, now: datetime) -> str | None:
+    """Apply at once what a pause or resume of a live instance (its row locked, in
+    ``status``) changes; returns the status to queue the signal under, or None when
+    nothing is queued."""
+    last_signal = None
+    if status == WorkflowStatus.PENDING.value:
+        cur.execute(LAST_SIGNAL_SQL, (instance_id,))
+        row = cur.fetchone()
+        last_signal = row[0] if row else None
+    effect = signal_effect(kind, status, last_signal)
+    if effect.unstall:
+        cur.execute(unstall_sql(None, one_instance=True), (*UNSTALL_PARAMS, instance_id))
+    if not effect.queue:
+        return None
+    if effect.status is not None:
+        status = effect.status.value
+        cur.execute(
+            "UPDATE instances SET status = ?, last_updated_at = ? WHERE instance_id = ?",
+            (status, to_micros(now), instance_id),
+        )
+    return status
 
 
 def unstall_sql(name_count: int | None, *, one_instance: bool = False) -> str:
