@@ -209,7 +209,9 @@ class WorkflowRuntime:
 
         async def main() -> None:
             task = asyncio.create_task(engine.run())
-            await asyncio.sleep(0)
+            started = asyncio.create_task(engine.started.wait())
+            await asyncio.wait({task, started}, return_when=asyncio.FIRST_COMPLETED)
+            started.cancel()
             self._ready.set()
             await task
 

@@ -29,7 +29,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import datetime
 from typing import Any, TypeVar
 
-from wayline.core.actions import CompleteWorkflow
+from wayline.core.actions import CompleteWorkflow, ScheduleTask
 from wayline.core.events import ExecutionStarted, WorkflowStatus
 from wayline.core.executor import TurnResult, WorkflowExecutor, failure_from_exception
 from wayline.core.propagation import Propagated
@@ -146,6 +146,8 @@ class Engine:
         self._not_started: list[int] = []  # tasks leased to us while shutting down
         self._announced_remote_only: set[str] = set()
         self._nodes = NodeDirectory(self._describe, self.clock)
+        #: Set once this node is announced (other nodes can see what it runs).
+        self.started = asyncio.Event()
 
     # ----- lifecycle ----------------------------------------------------------------------
 
@@ -176,6 +178,7 @@ class Engine:
             await self._nodes.announce(self._write)
         except Exception:
             log.exception("announcing this node failed; retrying")
+        self.started.set()
         loops = [
             asyncio.create_task(self._announce_loop(), name="wayline-announce"),
             asyncio.create_task(self._turn_loop(), name="wayline-turns"),
@@ -302,6 +305,15 @@ class Engine:
             and self.remote is None
             and not self._nodes.someone_runs_activity(name)
         )
+
+    async def _check_nodes_for(self, result: TurnResult) -> None:
+        """Before failing an activity nobody seems to run, read the node table again: a
+        node that registers it may have started since this node last looked."""
+        if any(
+            isinstance(action, ScheduleTask) and self._unregistered_activity(action.name)
+            for action in result.actions
+        ):
+            await self._nodes.announce(self._write)
 
     def _describe(self) -> NodeInfo:
         return NodeInfo(
@@ -554,6 +566,7 @@ class Engine:
             self._cache.evict(instance.instance_id)  # its executor ran ahead of the store
             log.warning("workflow instance %r stalled: %s", instance.instance_id, result.stall)
             return plan_stall(claimed, result.stall, now), None
+        await self._check_nodes_for(result)
         return self._plan(instance, turn, result, now, lease_token=claimed.lease_token), entry
 
     async def _commit(
@@ -811,6 +824,7 @@ class Engine:
             result, entry = await self._execute(instance, turn, entry)
             if result.stall is not None:  # the claimed turn records it
                 raise InstanceChangedError(f"{iid!r} stalls")
+            await self._check_nodes_for(result)
             commit = self._plan(
                 instance,
                 turn,
