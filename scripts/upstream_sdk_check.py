@@ -18,6 +18,7 @@ from __future__ import annotations
 import os
 import re
 import shutil
+import socket
 import subprocess
 import sys
 import tempfile
@@ -28,9 +29,11 @@ import httpx
 import yaml
 
 
-def _serve(tmp: Path, grpc_port: int, http_port: int) -> subprocess.Popen[bytes]:
+def _serve(
+    tmp: Path, grpc_port: int, http_port: int, app_id: str = "wayline", db: str = "wayline.db"
+) -> subprocess.Popen[bytes]:
     wayline = shutil.which("wayline") or "wayline"
-    command = [wayline, "serve", "--store", f"sqlite:///{tmp / 'wayline.db'}"]
+    command = [wayline, "serve", "--store", f"sqlite:///{tmp / db}", "--app-id", app_id]
     command += ["--port", str(http_port), "--grpc-port", str(grpc_port), "--log-level", "error"]
     server = subprocess.Popen(command, cwd=tmp)
     deadline = time.monotonic() + 30
@@ -45,8 +48,17 @@ def _serve(tmp: Path, grpc_port: int, http_port: int) -> subprocess.Popen[bytes]
         time.sleep(0.1)
 
 
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
 def _e2e(sdk: Path, python: str, env: dict[str, str]) -> int:
     tests = sdk / "ext" / "dapr-ext-workflow"
+    if not tests.is_dir():
+        print("durabletask e2e: not in this checkout (examples only)")
+        return 0
     files = sorted(
         str(p) for p in (tests / "tests" / "durabletask").glob("test_orchestration_e2e*.py")
     )
@@ -62,23 +74,40 @@ def _e2e(sdk: Path, python: str, env: dict[str, str]) -> int:
     return 0 if done.returncode == 0 else 1
 
 
-def _examples(sdk: Path, python: str, env: dict[str, str]) -> int:
+def _examples(sdk: Path, python: str, env: dict[str, str], tmp: Path) -> int:
+    """Each README step's `dapr run` commands. A step of several apps (`--app-id`s) gets
+    one `wayline serve --app-id` per app on a store of its own, as each app would get
+    its own daprd on one state store; `export` lines set the step's environment."""
     folder = sdk / "examples" / "workflow"
     readme = (folder / "README.md").read_text()
     failed = 0
-    for meta, body in re.findall(r"<!--\s*STEP(.*?)-->(.*?)<!--\s*END_STEP\s*-->", readme, re.S):
+    for number, (meta, body) in enumerate(
+        re.findall(r"<!--\s*STEP(.*?)-->(.*?)<!--\s*END_STEP\s*-->", readme, re.S)
+    ):
         spec = yaml.safe_load(meta)
-        commands = re.findall(r"dapr run .*?--\s*(python3? .*)", body)
+        runs = re.findall(r"dapr run (.*?)--\s*(python3? .*)", body)
+        step_env = {**env, **dict(re.findall(r"^export (\w+)=(\S+)", body, re.M))}
+        apps = sorted({m.group(1) for o, _ in runs if (m := re.search(r"--app-id (\S+)", o))})
+        servers: list[subprocess.Popen[bytes]] = []
+        app_env: dict[str, dict[str, str]] = {}
+        if len(apps) > 1:
+            for app in apps:
+                grpc_port, http_port = _free_port(), _free_port()
+                servers.append(_serve(tmp, grpc_port, http_port, app, f"step{number}.db"))
+                ports = {"DAPR_GRPC_PORT": str(grpc_port), "DAPR_HTTP_PORT": str(http_port)}
+                app_env[app] = {**step_env, **ports}
         output: list[str] = []
         background: list[subprocess.Popen[str]] = []
-        for command in commands:
+        for options, command in runs:
+            app_match = re.search(r"--app-id (\S+)", options)
+            run_env = app_env.get(app_match.group(1), step_env) if app_match else step_env
             args = [python, *command.rstrip("& ").split()[1:]]
             if command.rstrip().endswith("&"):
                 background.append(
                     subprocess.Popen(
                         args,
                         cwd=folder,
-                        env=env,
+                        env=run_env,
                         stdout=subprocess.PIPE,
                         stderr=subprocess.STDOUT,
                         text=True,
@@ -88,7 +117,7 @@ def _examples(sdk: Path, python: str, env: dict[str, str]) -> int:
             run = subprocess.run(
                 args,
                 cwd=folder,
-                env=env,
+                env=run_env,
                 capture_output=True,
                 text=True,
                 timeout=spec.get("timeout_seconds", 60) + 30,
@@ -97,11 +126,14 @@ def _examples(sdk: Path, python: str, env: dict[str, str]) -> int:
         for process in background:
             process.terminate()
             output.append(process.communicate()[0])
+        for server in servers:
+            server.terminate()
+            server.wait(30)
         text = "\n".join(output)
         missing = [line for line in spec.get("expected_stdout_lines", []) if line not in text]
         failed += bool(missing)
         verdict = f"FAIL (missing {missing[:3]})" if missing else "PASS"
-        print(f"example {spec.get('name')!r} {commands}: {verdict}")
+        print(f"example {spec.get('name')!r} {[c for _, c in runs]}: {verdict}")
     return failed
 
 
@@ -112,7 +144,7 @@ def main() -> int:
     with tempfile.TemporaryDirectory() as tmp:
         server = _serve(Path(tmp), grpc_port, http_port)
         try:
-            return _e2e(sdk, python, env) + _examples(sdk, python, env)
+            return _e2e(sdk, python, env) + _examples(sdk, python, env, Path(tmp))
         finally:
             server.terminate()
             server.wait(30)

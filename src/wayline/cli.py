@@ -110,6 +110,13 @@ def build_parser() -> argparse.ArgumentParser:
         help="largest request body (env WAYLINE_MAX_BODY_BYTES; default 4 MiB)",
     )
     serve.add_argument("--log-level", default=os.environ.get("WAYLINE_LOG_LEVEL", "info"))
+    serve.add_argument(
+        "--app-id",
+        default=os.environ.get("WAYLINE_APP_ID", "wayline"),
+        help="the app this server is the sidecar of: servers of several apps on one store "
+        "run each other's activities and child workflows called with app_id "
+        "(env WAYLINE_APP_ID; default wayline)",
+    )
     # Engine tuning, mostly for several nodes on PostgreSQL (docs/deployment.md).
     serve.add_argument(
         "--node-id",

@@ -30,9 +30,11 @@ from wayline.core.events import (
     WorkflowStatus,
 )
 from wayline.core.ids import (
+    DEFAULT_APP_ID,
     new_execution_id,
     new_instance_id,
     require_instance_id,
+    validate_app_id,
     validate_instance_id,
 )
 from wayline.core.ids import new_instance_id as _random_instance_id
@@ -76,6 +78,8 @@ class WorkflowState:
     completed_at: datetime | None = None
     parent_instance_id: str | None = None
     scheduled_start_at: datetime | None = None
+    #: The app whose nodes run it (multi-app workflows).
+    app_id: str = DEFAULT_APP_ID
 
     @classmethod
     def from_record(cls, record: InstanceRecord) -> WorkflowState:
@@ -92,6 +96,7 @@ class WorkflowState:
             completed_at=record.completed_at,
             parent_instance_id=record.parent_instance_id,
             scheduled_start_at=record.scheduled_start_at,
+            app_id=record.app_id,
         )
 
     @property
@@ -132,6 +137,7 @@ class WorkflowState:
                 "stack_trace": failure.stack_trace,
             },
             "parent_instance_id": self.parent_instance_id,
+            "app_id": self.app_id,
         }
 
     def __str__(self) -> str:
@@ -196,6 +202,7 @@ class _RunningRuntime:
     clock: Clock | None
     on_change: Callable[[], None]
     feed: CommitFeed
+    app_id: str
 
 
 # The workflow runtimes running in this process, so that a client made without a
@@ -211,10 +218,11 @@ def register_running_runtime(
     clock: Clock | None,
     on_change: Callable[[], None],
     feed: CommitFeed,
+    app_id: str,
 ) -> None:
     """Called by ``WorkflowRuntime`` when it starts (``unregister_...`` when it stops)."""
     with _running_lock:
-        _running_runtimes[key] = _RunningRuntime(store, clock, on_change, feed)
+        _running_runtimes[key] = _RunningRuntime(store, clock, on_change, feed, app_id)
 
 
 def unregister_running_runtime(key: int) -> None:
@@ -222,9 +230,9 @@ def unregister_running_runtime(key: int) -> None:
         _running_runtimes.pop(key, None)
 
 
-def _the_running_runtime() -> _RunningRuntime | None:
+def _the_running_runtime(app_id: str | None) -> _RunningRuntime | None:
     with _running_lock:
-        running = list(_running_runtimes.values())
+        running = [r for r in _running_runtimes.values() if app_id in (None, r.app_id)]
     # Stores of one database (several runtimes on one file) are the same to a client.
     databases = {
         getattr(r.store, "url", None) or getattr(r.store, "path", id(r.store)) for r in running
@@ -233,6 +241,12 @@ def _the_running_runtime() -> _RunningRuntime | None:
         raise ValueError(
             f"{len(running)} workflow runtimes on different stores run in this process: "
             "pass store=... (or use runtime.client()) to say which one this client manages"
+        )
+    if len({r.app_id for r in running}) > 1:
+        raise ValueError(
+            f"workflow runtimes of {len({r.app_id for r in running})} apps run in this "
+            "process: pass app_id=... (or use runtime.client()) to say which app this "
+            "client starts workflows in"
         )
     return running[0] if running else None
 
@@ -246,6 +260,8 @@ class WorkflowClient:
             sidecar), else ``sqlite:///wayline.db``.
         clock: time source (tests inject a ``ManualClock``).
         max_payload_bytes: largest accepted serialized input, event or output.
+        app_id: the app whose nodes run the workflows it starts (multi-app
+            workflows); by default the running runtime's, else ``"wayline"``.
     """
 
     def __init__(
@@ -257,14 +273,16 @@ class WorkflowClient:
         host: str | None = None,
         port: str | int | None = None,
         logger_options: Any = None,
+        app_id: str | None = None,
         _on_change: Callable[[], None] | None = None,
         _feed: CommitFeed | None = None,
     ) -> None:
         del host, port, logger_options  # DaprWorkflowClient's sidecar address: no sidecar here
-        running = _the_running_runtime() if store is None else None
+        running = _the_running_runtime(app_id) if store is None else None
         if running is not None:
-            store, clock = running.store, clock or running.clock
+            store, clock, app_id = running.store, clock or running.clock, running.app_id
             _on_change, _feed = _on_change or running.on_change, _feed or running.feed
+        self._app_id = validate_app_id(DEFAULT_APP_ID if app_id is None else app_id)
         self._owns_store = not (store is not None and not isinstance(store, str | Path))
         self._store = open_store(store)
         self._clock = clock or SystemClock()
@@ -346,6 +364,7 @@ class WorkflowClient:
             execution_id=new_execution_id(),
             input=self._encode(input, "workflow input"),
             start_at=as_utc(start_at) if start_at is not None else None,
+            app_id=self._app_id,
         )
         self._store.create_instance(new, now=self._clock.now())
         self._changed()
@@ -693,10 +712,11 @@ class AsyncWorkflowClient:
         host: str | None = None,
         port: str | int | None = None,
         logger_options: Any = None,
+        app_id: str | None = None,
     ) -> None:
         del host, port, logger_options  # dapr.ext.workflow.aio's sidecar address: no sidecar
         self._sync = sync_client or WorkflowClient(
-            store, clock=clock, max_payload_bytes=max_payload_bytes
+            store, clock=clock, max_payload_bytes=max_payload_bytes, app_id=app_id
         )
 
     async def _call(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:

@@ -25,6 +25,12 @@ class InvalidInstanceIdError(WaylineError, ValueError):
             self.error_code = error_code
 
 
+class InvalidAppIdError(WaylineError, ValueError):
+    """An app id is empty or contains characters Dapr rejects."""
+
+    error_code = "ERR_WORKFLOW_APP_ID_INVALID"
+
+
 class WorkflowNameMissingError(WaylineError, ValueError):
     """A workflow was started without a name."""
 

@@ -41,6 +41,9 @@ class WorkflowRuntime:
         settings: engine tunables (concurrency, leases, cache); see ``EngineSettings``.
         clock: time source; tests pass a ``ManualClock`` to move time.
         max_concurrent_activities / max_concurrent_turns: shortcuts into ``settings``.
+        app_id: the app this runtime is a node of (multi-app workflows: runtimes of
+            other apps on the same store run the activities and child workflows
+            called with their ``app_id``); a shortcut into ``settings``.
         host, port, logger_options, interceptors, ...: accepted (``host`` and
             ``port`` positionally too, as ``WorkflowRuntime("localhost", "50001")``) for
             source compatibility with ``dapr-ext-workflow`` and ignored: no sidecar.
@@ -56,6 +59,7 @@ class WorkflowRuntime:
         clock: Clock | None = None,
         max_concurrent_activities: int | None = None,
         max_concurrent_turns: int | None = None,
+        app_id: str | None = None,
         **dapr_compat: Any,
     ) -> None:
         del host, port, dapr_compat
@@ -67,6 +71,8 @@ class WorkflowRuntime:
             overrides["max_concurrent_activities"] = max_concurrent_activities
         if max_concurrent_turns is not None:
             overrides["max_concurrent_turns"] = max_concurrent_turns
+        if app_id is not None:
+            overrides["app_id"] = app_id
         self._settings = EngineSettings(**{**base.__dict__, **overrides})
         self._clock = clock
         self.registry = Registry()
@@ -170,7 +176,11 @@ class WorkflowRuntime:
     def client(self) -> WorkflowClient:
         """A client on this runtime's store that wakes its engine immediately."""
         return WorkflowClient(
-            self.store, clock=self._clock, _on_change=self._notify, _feed=self._feed
+            self.store,
+            clock=self._clock,
+            app_id=self._settings.app_id,
+            _on_change=self._notify,
+            _feed=self._feed,
         )
 
     def async_client(self) -> AsyncWorkflowClient:
@@ -201,7 +211,9 @@ class WorkflowRuntime:
         self._thread = threading.Thread(target=self._run, name="wayline-engine", daemon=True)
         self._thread.start()
         self._ready.wait()
-        register_running_runtime(id(self), store, self._clock, self._notify, self._feed)
+        register_running_runtime(
+            id(self), store, self._clock, self._notify, self._feed, self._settings.app_id
+        )
 
     def _run(self) -> None:
         assert self._engine is not None

@@ -30,12 +30,14 @@ from wayline.api.http import create_app
 from wayline.api.http.app import DEFAULT_MAX_BODY_BYTES
 from wayline.cli import build_parser, main_client
 from wayline.client import WorkflowClient
+from wayline.core.ids import validate_app_id
 from wayline.core.registry import Registry
 from wayline.engine.engine import Engine
 from wayline.engine.feed import CommitFeed
 from wayline.engine.remote import WorkerHub
 from wayline.engine.retention import RetentionPolicy, parse_duration
 from wayline.engine.settings import EngineSettings
+from wayline.errors import InvalidAppIdError
 from wayline.runtime import WorkflowRuntime
 from wayline.store import DEFAULT_STORE_URL, open_store
 
@@ -215,7 +217,11 @@ async def serve(config: ServerConfig) -> None:
     hub = WorkerHub() if config.grpc_port else None
     engine = Engine(store, registry, settings=config.settings, on_commit=feed.publish, remote=hub)
     client = WorkflowClient(
-        store, max_payload_bytes=config.max_body_bytes, _on_change=engine.notify_turns, _feed=feed
+        store,
+        max_payload_bytes=config.max_body_bytes,
+        app_id=config.settings.app_id,
+        _on_change=engine.notify_turns,
+        _feed=feed,
     )
     grpc_server = None
     if hub is not None:
@@ -279,6 +285,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ValueError as exc:
         print(f"error: retention: {exc}", file=sys.stderr)
         return 2
+    try:
+        validate_app_id(args.app_id)
+    except InvalidAppIdError as exc:
+        print(f"error: --app-id: {exc}", file=sys.stderr)
+        return 2
     config = ServerConfig(
         apps=apps,
         store=args.store,
@@ -293,6 +304,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             poll_interval=timedelta(seconds=args.poll_interval),
             node_id=args.node_id or None,
             retention=retention,
+            app_id=args.app_id,
         ),
         log_level=args.log_level,
     )

@@ -71,7 +71,9 @@ def test_activity_name_comes_from_the_registered_alternate_name() -> None:
         yield ctx.call_activity(act, input={"a": [1, None]}, app_id="other-app")
 
     result = Scenario(wf).start()
-    assert result.actions == (ScheduleTask(id=1, name="renamed", input='{"a": [1, null]}'),)
+    assert result.actions == (
+        ScheduleTask(id=1, name="renamed", input='{"a": [1, null]}', app_id="other-app"),
+    )
 
 
 def test_activity_without_input_and_without_result() -> None:

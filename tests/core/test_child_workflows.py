@@ -54,7 +54,9 @@ def test_explicit_child_id_and_child_output() -> None:
 
     run = Scenario(wf)
     assert run.start().actions == (
-        CreateChildWorkflow(id=1, instance_id="my-child", name="child", input='{"n": 1}'),
+        CreateChildWorkflow(
+            id=1, instance_id="my-child", name="child", input='{"n": 1}', app_id="elsewhere"
+        ),
     )
     assert output(run.turn(child_completed(1, [1, 2]))) == {"child said": [1, 2]}
 

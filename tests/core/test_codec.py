@@ -26,6 +26,7 @@ from wayline.core.events import (
     FailureDetails,
     HistoryEvent,
     ParentInfo,
+    Router,
     TaskCompleted,
     TaskFailed,
     TaskScheduled,
@@ -120,7 +121,7 @@ def test_encoded_form_is_compact_json_with_rfc3339_times_and_raw_unicode() -> No
     event = EventRaised(timestamp=NOW, name="grüße", input='"✓"')
     assert codec.encode_event(event) == (
         '{"kind":"EventRaised","event_id":-1,"timestamp":"2025-03-04T05:06:07.890123+00:00",'
-        '"name":"grüße","input":"\\"✓\\""}'
+        '"router":null,"name":"grüße","input":"\\"✓\\""}'
     )
 
 
@@ -135,10 +136,14 @@ def test_offsets_survive_the_round_trip() -> None:
 def test_dict_form() -> None:
     event = TaskCompleted(timestamp=NOW, task_scheduled_id=7, result="1")
     data = codec.event_to_dict(event)
+    routed = TaskCompleted(timestamp=NOW, task_scheduled_id=7, router=Router("a", "b"))
+    assert codec.event_to_dict(routed)["router"] == {"source_app_id": "a", "target_app_id": "b"}
+    assert codec.decode_event(codec.encode_event(routed)) == routed
     assert data == {
         "kind": "TaskCompleted",
         "event_id": -1,
         "timestamp": NOW.isoformat(),
+        "router": None,
         "task_scheduled_id": 7,
         "result": "1",
         "task_execution_id": "",

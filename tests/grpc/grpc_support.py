@@ -157,19 +157,31 @@ class Server:
         return self.process.returncode
 
 
-def start_server(tmp: Path, *, api_token: str | None = None) -> Server:
+def start_server(
+    tmp: Path,
+    *,
+    api_token: str | None = None,
+    app_id: str | None = None,
+    store: Path | None = None,
+    app: Path | None = APP,
+) -> Server:
+    """``wayline serve`` on free ports: with the test app module (``app``; None for a
+    pure sidecar), on ``store`` (default a new database in ``tmp``)."""
     http_port, grpc_port = free_port(), free_port()
     log = tmp / "server.log"
     command = [
         sys.executable, "-m", "wayline", "serve",
-        "--app", str(APP),
-        "--store", f"sqlite:///{tmp / 'wayline.db'}",
+        "--store", f"sqlite:///{store or tmp / 'wayline.db'}",
         "--port", str(http_port),
         "--grpc-port", str(grpc_port),
         "--log-level", "warning",
     ]  # fmt: skip
+    if app is not None:
+        command += ["--app", str(app)]
     if api_token:
         command += ["--api-token", api_token]
+    if app_id:
+        command += ["--app-id", app_id]
     env = {k: v for k, v in os.environ.items() if not k.startswith(("DAPR_", "WAYLINE_"))}
     with log.open("wb") as out:
         process = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT, env=env)

@@ -12,6 +12,7 @@ from wayline.core.events import (
     ExecutionSuspended,
     FailureDetails,
     ParentInfo,
+    Router,
     TaskCompleted,
     TimerFired,
     WorkflowStarted,
@@ -166,6 +167,7 @@ def test_commit_creates_child_instances(store: Store) -> None:
         execution_id="c1-exec",
         input='"in"',
         parent=child.parent,
+        router=Router("wayline"),
     )
     assert [r.instance_id for r in store.active_children("p")] == ["c1"]
 
@@ -346,7 +348,12 @@ def test_continue_as_new_restarts_the_instance(store: Store) -> None:
     # execution received before it).
     assert events(restarted) == [
         ExecutionStarted(
-            timestamp=at(3), name="wf", instance_id="a", execution_id="e2", input='"v2"'
+            timestamp=at(3),
+            name="wf",
+            instance_id="a",
+            execution_id="e2",
+            input='"v2"',
+            router=Router("wayline"),
         ),
         carried,
         kept,

@@ -12,6 +12,7 @@ from wayline.core.events import (
     ExecutionTerminated,
     FailureDetails,
     ParentInfo,
+    Router,
     WorkflowStarted,
     WorkflowStatus,
 )
@@ -55,7 +56,12 @@ def test_create_instance_is_pending_with_execution_started_queued(store: Store) 
     turn = claim_one(store, "a", now=T0)
     assert events(turn) == [
         ExecutionStarted(
-            timestamp=T0, name="order", instance_id="a", execution_id="exec-1", input='{"n": 1}'
+            timestamp=T0,
+            name="order",
+            instance_id="a",
+            execution_id="exec-1",
+            input='{"n": 1}',
+            router=Router("wayline"),
         )
     ]
 

@@ -18,6 +18,7 @@ from typing import Any
 import pytest
 
 from wayline.core.events import EventRaised, TimerFired, WorkflowStarted, WorkflowStatus
+from wayline.core.ids import DEFAULT_APP_ID
 from wayline.store.commands import AppendMessage, ClaimTurns, CreateInstance
 from wayline.store.readiness import (
     MARK_READY_SQL,
@@ -140,11 +141,15 @@ def _scans(plan: str) -> list[str]:
 
 NOW = to_micros(at(2))
 HINT = SqliteStore.ready_index_hint
+APP = DEFAULT_APP_ID
 WORK_FINDERS: dict[str, tuple[str, Sequence[Any]]] = {
-    "claim turns": (claim_turns_sql(None, "", HINT), (NOW, NOW, 100)),
-    "claim turns of some names": (claim_turns_sql(2, "", HINT), (NOW, NOW, "wf", "x", 100)),
-    "claim tasks": (claim_tasks_sql(None), (NOW, 100)),
-    "claim tasks of some names": (claim_tasks_sql(1), (NOW, "act", 100)),
+    "claim turns": (claim_turns_sql(None, "", HINT), (NOW, NOW, APP, 100)),
+    "claim turns of some names": (
+        claim_turns_sql(2, "", HINT),
+        (NOW, NOW, APP, "wf", "x", 100),
+    ),
+    "claim tasks": (claim_tasks_sql(None), (NOW, APP, 100)),
+    "claim tasks of some names": (claim_tasks_sql(1), (NOW, APP, "act", 100)),
     "next timer": (NEXT_READY_SQL, (NOW,)),
     "next runnable": (NEXT_RUNNABLE_SQL, (NOW, NOW)),
     "next task": (NEXT_TASK_SQL, ()),

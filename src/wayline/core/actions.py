@@ -2,8 +2,9 @@
 
 Each action has the workflow's sequence number ``id`` (from 1, counted across the
 whole execution). The engine records every action in the history as the event
-``action.to_event(now)`` with ``event_id == action.id``; replay matches those
-events back to the actions the code produces.
+``action.to_event(now, app_id)`` with ``event_id == action.id``; replay matches
+those events back to the actions the code produces. A call may name the app that
+runs it (``app_id``, Dapr's multi-app workflows): the event records the route.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from wayline.core.events import (
     ExecutionCompleted,
     FailureDetails,
     HistoryEvent,
+    Router,
     TaskScheduled,
     TimerCreated,
     TimerOrigin,
@@ -29,9 +31,13 @@ from wayline.core.events import (
 class Action:
     id: int
 
-    def to_event(self, timestamp: datetime) -> HistoryEvent:
-        """The history event that records this action."""
+    def to_event(self, timestamp: datetime, app_id: str | None = None) -> HistoryEvent:
+        """The history event that records this action, in a workflow of app ``app_id``."""
         raise NotImplementedError
+
+
+def _route(app_id: str | None, target_app_id: str | None) -> Router | None:
+    return None if app_id is None else Router(app_id, target_app_id)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -40,11 +46,14 @@ class ScheduleTask(Action):
     input: str | None = None
     task_execution_id: str = ""
     propagation: str | None = None
+    #: The app to run the activity in (None: the workflow's own).
+    app_id: str | None = None
 
-    def to_event(self, timestamp: datetime) -> HistoryEvent:
+    def to_event(self, timestamp: datetime, app_id: str | None = None) -> HistoryEvent:
         return TaskScheduled(
             event_id=self.id,
             timestamp=timestamp,
+            router=_route(app_id, self.app_id),
             name=self.name,
             input=self.input,
             task_execution_id=self.task_execution_id,
@@ -58,7 +67,7 @@ class CreateTimer(Action):
     origin: TimerOrigin = TimerOrigin.CREATE_TIMER
     origin_name: str | None = None
 
-    def to_event(self, timestamp: datetime) -> HistoryEvent:
+    def to_event(self, timestamp: datetime, app_id: str | None = None) -> HistoryEvent:
         return TimerCreated(
             event_id=self.id,
             timestamp=timestamp,
@@ -74,11 +83,14 @@ class CreateChildWorkflow(Action):
     name: str
     input: str | None = None
     propagation: str | None = None
+    #: The app to run the child in (None: the parent's own).
+    app_id: str | None = None
 
-    def to_event(self, timestamp: datetime) -> HistoryEvent:
+    def to_event(self, timestamp: datetime, app_id: str | None = None) -> HistoryEvent:
         return ChildWorkflowCreated(
             event_id=self.id,
             timestamp=timestamp,
+            router=_route(app_id, self.app_id),
             instance_id=self.instance_id,
             name=self.name,
             input=self.input,
@@ -92,7 +104,7 @@ class SendEvent(Action):
     name: str
     input: str | None = None
 
-    def to_event(self, timestamp: datetime) -> HistoryEvent:
+    def to_event(self, timestamp: datetime, app_id: str | None = None) -> HistoryEvent:
         return EventSent(
             event_id=self.id,
             timestamp=timestamp,
@@ -115,10 +127,11 @@ class CompleteWorkflow(Action):
     failure: FailureDetails | None = None
     carryover_events: tuple[EventRaised, ...] = field(default=())
 
-    def to_event(self, timestamp: datetime) -> HistoryEvent:
+    def to_event(self, timestamp: datetime, app_id: str | None = None) -> HistoryEvent:
         return ExecutionCompleted(
             event_id=self.id,
             timestamp=timestamp,
+            router=_route(app_id, None),
             status=self.status,
             result=self.result,
             failure=self.failure,

@@ -146,16 +146,18 @@ class WorkflowContext:
         """Schedule an activity; yield the task to get its result.
 
         ``propagation`` (``PropagationScope.OWN_HISTORY`` or ``LINEAGE``) hands the
-        activity this workflow's history so far.
+        activity this workflow's history so far. ``app_id`` runs it in another app:
+        on the nodes (and their workers) of that app sharing this store.
         """
-        del app_id  # cross-app calls are a Dapr-cluster concept; all apps share one store here
         name = name_of(activity)
         encoded = serde.dumps(input)
         scope = scope_of(propagation)
         carried = scope.value if scope else None
 
         def make_action() -> Action:
-            return ScheduleTask(id=self._next_id(), name=name, input=encoded, propagation=carried)
+            return ScheduleTask(
+                id=self._next_id(), name=name, input=encoded, propagation=carried, app_id=app_id
+            )
 
         return self._start_step(make_action, retry_policy)
 
@@ -171,9 +173,9 @@ class WorkflowContext:
     ) -> Task[Any]:
         """Start a child workflow; yield the task to get its output.
 
-        ``propagation`` hands the child this workflow's history so far.
+        ``propagation`` hands the child this workflow's history so far; ``app_id``
+        runs the child in another app.
         """
-        del app_id
         name = name_of(workflow)
         encoded = serde.dumps(input)
         scope = scope_of(propagation)
@@ -183,7 +185,12 @@ class WorkflowContext:
             action_id = self._next_id()
             child_id = instance_id or child_instance_id(self._instance_id, action_id)
             return CreateChildWorkflow(
-                id=action_id, instance_id=child_id, name=name, input=encoded, propagation=carried
+                id=action_id,
+                instance_id=child_id,
+                name=name,
+                input=encoded,
+                propagation=carried,
+                app_id=app_id,
             )
 
         return self._start_step(make_action, retry_policy)

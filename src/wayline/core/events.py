@@ -61,6 +61,25 @@ class ParentInfo:
     execution_id: str | None = None
     #: The scope of history the parent's call hands the child (``core.propagation``).
     propagation: str | None = None
+    #: The app the parent runs in (multi-app workflows).
+    app_id: str | None = None
+
+
+@dataclass(frozen=True)
+class Router:
+    """Which app an event came from and, for a call to another app, which app it went
+    to (durabletask's ``TaskRouter``, recorded as Dapr records it)."""
+
+    source_app_id: str
+    target_app_id: str | None = None
+
+    @staticmethod
+    def of_start(app_id: str, parent_app_id: str | None) -> Router:
+        """The route of an instance's ``ExecutionStarted``: the app that started it, and
+        its own app when that is another (a child called in another app)."""
+        if parent_app_id is None or parent_app_id == app_id:
+            return Router(app_id)
+        return Router(parent_app_id, app_id)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -68,11 +87,13 @@ class HistoryEvent:
     """Base of every history event.
 
     ``event_id`` is the action sequence number for events recording an action
-    (``-1`` elsewhere); ``timestamp`` is when the event was created.
+    (``-1`` elsewhere); ``timestamp`` is when the event was created; ``router``, on
+    the events of starts, calls, their results and completions, the apps involved.
     """
 
     event_id: int = -1
     timestamp: datetime
+    router: Router | None = None
 
 
 @dataclass(frozen=True, kw_only=True)

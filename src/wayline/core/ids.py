@@ -5,9 +5,11 @@ from __future__ import annotations
 import unicodedata
 import uuid
 
-from wayline.errors import InvalidInstanceIdError
+from wayline.errors import InvalidAppIdError, InvalidInstanceIdError
 
 MAX_INSTANCE_ID_BYTES = 64
+#: The app of a node, client or instance that names none (multi-app workflows).
+DEFAULT_APP_ID = "wayline"
 
 # Fixed namespace so ``ctx.new_uuid()`` gives the same ids on every replay.
 _WORKFLOW_UUID_NAMESPACE = uuid.UUID("9e952958-5e33-4daf-827f-2fa12937b875")
@@ -36,6 +38,18 @@ def validate_instance_id(instance_id: str) -> str:
             "allowed; only letters, digits, underscores and dashes are allowed"
         )
     return instance_id
+
+
+def validate_app_id(app_id: str) -> str:
+    """Check an app id as Dapr does (the characters of an instance id)."""
+    bad = [ch for ch in app_id if not _allowed(ch)]
+    if not app_id or bad:
+        reason = f"character {bad[0]!r} is not allowed" if bad else "it is empty"
+        raise InvalidAppIdError(
+            f"app ID {app_id!r} is invalid: {reason}; only letters, digits, underscores "
+            "and dashes are allowed"
+        )
+    return app_id
 
 
 def require_instance_id(instance_id: str) -> str:

@@ -64,12 +64,15 @@ class ActivityRunner:
             task_scheduled_id=task.task_id,
             task_execution_id=task.task_execution_id,
             result=encoded,
+            router=task.router,
         )
 
     def check_remote(self, task: ClaimedTask, result: TaskResult) -> TaskResult:
-        """A remote worker's result with the task's execution id, or a failure if it is
-        over the payload limit."""
-        result = dataclasses.replace(result, task_execution_id=task.task_execution_id)
+        """A remote worker's result with the task's execution id and route, or a failure
+        if it is over the payload limit."""
+        result = dataclasses.replace(
+            result, task_execution_id=task.task_execution_id, router=task.router
+        )
         if isinstance(result, TaskCompleted):
             try:
                 self._check_size(task, result.result)
@@ -83,6 +86,7 @@ class ActivityRunner:
             task_scheduled_id=task.task_id,
             task_execution_id=task.task_execution_id,
             failure=failure_from_exception(exc),
+            router=task.router,
         )
 
     def _check_size(self, task: ClaimedTask, encoded: str | None) -> None:

@@ -29,7 +29,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import datetime
 from typing import Any, TypeVar
 
-from wayline.core.actions import CompleteWorkflow, ScheduleTask
+from wayline.core.actions import CompleteWorkflow, CreateChildWorkflow, ScheduleTask
 from wayline.core.events import ExecutionStarted, WorkflowStatus
 from wayline.core.executor import TurnResult, WorkflowExecutor, failure_from_exception
 from wayline.core.propagation import Propagated
@@ -256,7 +256,7 @@ class Engine:
 
         async def unstall() -> None:
             try:
-                if await self._write(Unstall(names)):
+                if await self._write(Unstall(names, self.settings.app_id)):
                     self._want_turns()
             except Exception:
                 log.exception("letting stalled instances run again failed")
@@ -297,22 +297,20 @@ class Engine:
             return None
         return list(local)
 
-    def _unregistered_activity(self, name: str) -> bool:
-        """True when no node can run activity ``name``: none registers it and none
-        may have remote workers (a server always may: its tasks wait for one)."""
-        return (
-            name not in self.registry.activities
-            and self.remote is None
-            and not self._nodes.someone_runs_activity(name)
-        )
+    def _refused(self, instance: InstanceRecord, result: TurnResult) -> bool:
+        """Whether the node view refuses any call of the turn (see ``NodeDirectory``)."""
+        for action in result.actions:
+            if isinstance(action, ScheduleTask | CreateChildWorkflow):
+                kind = "activity" if isinstance(action, ScheduleTask) else "workflow"
+                app = action.app_id or instance.app_id
+                if self._nodes.refusal(kind, action.name, app) is not None:
+                    return True
+        return False
 
-    async def _check_nodes_for(self, result: TurnResult) -> None:
-        """Before failing an activity nobody seems to run, read the node table again: a
-        node that registers it may have started since this node last looked."""
-        if any(
-            isinstance(action, ScheduleTask) and self._unregistered_activity(action.name)
-            for action in result.actions
-        ):
+    async def _check_nodes_for(self, instance: InstanceRecord, result: TurnResult) -> None:
+        """Before failing a call nobody seems to run, read the node table again: a node
+        that runs it may have started since this node last looked."""
+        if self._refused(instance, result):
             await self._nodes.announce(self._write)
 
     def _describe(self) -> NodeInfo:
@@ -337,7 +335,8 @@ class Engine:
         """Say once per name when a server queues an activity nothing here can run."""
         if self.remote is None or self.remote.has_workers:
             return
-        for name in {task.name for task in tasks} - set(self.registry.activities):
+        mine = {task.name for task in tasks if task.app_id == self.settings.app_id}
+        for name in mine - set(self.registry.activities):
             if name not in self._announced_remote_only:
                 self._announced_remote_only.add(name)
                 log.warning(
@@ -446,7 +445,7 @@ class Engine:
             free=lambda: self.settings.max_concurrent_turns - len(self._claimed_turns),
             names=lambda: self._claimable(self.registry.workflows),
             command=lambda names, now, free: ClaimTurns(
-                self.node_id, names, now, self.settings.turn_lease, free
+                self.node_id, names, now, self.settings.turn_lease, free, self.settings.app_id
             ),
             start=self._start_turn,
         )
@@ -459,7 +458,7 @@ class Engine:
             free=self._free_activity_slots,
             names=lambda: self._claimable(self.registry.activities),
             command=lambda names, now, free: ClaimTasks(
-                self.node_id, names, now, self.settings.activity_lease, free
+                self.node_id, names, now, self.settings.activity_lease, free, self.settings.app_id
             ),
             start=self._start_task,
         )
@@ -566,7 +565,7 @@ class Engine:
             self._cache.evict(instance.instance_id)  # its executor ran ahead of the store
             log.warning("workflow instance %r stalled: %s", instance.instance_id, result.stall)
             return plan_stall(claimed, result.stall, now), None
-        await self._check_nodes_for(result)
+        await self._check_nodes_for(instance, result)
         return self._plan(instance, turn, result, now, lease_token=claimed.lease_token), entry
 
     async def _commit(
@@ -637,7 +636,10 @@ class Engine:
             TaskLeasing(
                 TaskLease(self.node_id, now + self.settings.activity_lease),
                 free,
-                lambda name: self._runs_here(name, self.registry.activities),
+                lambda task: (
+                    task.app_id == self.settings.app_id
+                    and self._runs_here(task.name, self.registry.activities)
+                ),
             )
             if free > 0
             else None
@@ -651,7 +653,7 @@ class Engine:
             expected_version=expected_version,
             completed_tasks=completed_tasks,
             leasing=leasing,
-            unregistered=self._unregistered_activity,
+            refuse=self._nodes.refusal,
         )
         commit = plan(result)
         self._note_unregistered(commit.tasks)
@@ -824,7 +826,7 @@ class Engine:
             result, entry = await self._execute(instance, turn, entry)
             if result.stall is not None:  # the claimed turn records it
                 raise InstanceChangedError(f"{iid!r} stalls")
-            await self._check_nodes_for(result)
+            await self._check_nodes_for(instance, result)
             commit = self._plan(
                 instance,
                 turn,

@@ -29,7 +29,7 @@ from wayline.core.events import (
     WorkflowStatus,
 )
 from wayline.core.ids import child_instance_id, new_execution_id
-from wayline.engine.turns import NEVER, new_child
+from wayline.engine.turns import NEVER, new_child, new_task
 from wayline.errors import InvalidRerunError
 from wayline.store.types import InstanceRecord, NewInstance, NewTask, TurnCommit
 
@@ -95,15 +95,7 @@ def plan_rerun(
             if position == cut and request.overwrite_input:
                 event = dataclasses.replace(event, input=request.input)
             event = dataclasses.replace(event, rerun_parent_instance_id=rerun_from)
-            tasks.append(
-                NewTask(
-                    event.event_id,
-                    event.name,
-                    event.input,
-                    event.task_execution_id,
-                    propagation=event.propagation,
-                )
-            )
+            tasks.append(new_task(event, source.app_id))
         elif isinstance(event, ChildWorkflowCreated) and unfinished:
             child_id = child_instance_id(request.new_instance_id, event.event_id)
             if position == cut and request.new_child_instance_id:
@@ -111,7 +103,8 @@ def plan_rerun(
             event = dataclasses.replace(
                 event, instance_id=child_id, rerun_parent_instance_id=rerun_from
             )
-            children.append(new_child(event, request.new_instance_id, source.name, execution_id))
+            rerun = dataclasses.replace(source, instance_id=request.new_instance_id)
+            children.append(new_child(event, rerun, execution_id))
         elif isinstance(event, TimerCreated) and unfinished and event.fire_at < NEVER:
             event = dataclasses.replace(event, rerun_parent_instance_id=rerun_from)
             timers.append(
@@ -123,6 +116,7 @@ def plan_rerun(
         name=source.name,
         execution_id=execution_id,
         input=source.input,
+        app_id=source.app_id,
     )
     commit = TurnCommit(
         instance_id=request.new_instance_id,

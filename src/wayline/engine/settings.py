@@ -8,6 +8,7 @@ import socket
 import uuid
 from datetime import timedelta
 
+from wayline.core.ids import DEFAULT_APP_ID, validate_app_id
 from wayline.engine.retention import RetentionPolicy
 
 
@@ -29,7 +30,9 @@ class EngineSettings:
         max_payload_bytes: largest serialized activity result or workflow output.
         node_id: this process's name in leases; random when omitted.
         retention: how long finished instances are kept (default: forever).
-        app_id: this app's name where Dapr shows one (propagated history's chunks).
+        app_id: the app this node belongs to: it runs the instances started through
+            its clients and the calls other apps send it (multi-app workflows), and
+            names it where Dapr shows one (propagated history's chunks).
     """
 
     max_concurrent_turns: int = 64
@@ -42,7 +45,10 @@ class EngineSettings:
     max_payload_bytes: int = 4 * 1024 * 1024
     node_id: str | None = None
     retention: RetentionPolicy = dataclasses.field(default_factory=RetentionPolicy)
-    app_id: str = "wayline"
+    app_id: str = DEFAULT_APP_ID
+
+    def __post_init__(self) -> None:
+        validate_app_id(self.app_id)
 
 
 def default_node_id() -> str:

@@ -15,9 +15,7 @@ from datetime import UTC, datetime
 from wayline.core.actions import (
     Action,
     CompleteWorkflow,
-    CreateChildWorkflow,
     CreateTimer,
-    ScheduleTask,
     SendEvent,
 )
 from wayline.core.events import (
@@ -34,7 +32,9 @@ from wayline.core.events import (
     FailureDetails,
     HistoryEvent,
     ParentInfo,
+    Router,
     TaskFailed,
+    TaskScheduled,
     TimerFired,
     WorkflowStarted,
     WorkflowStatus,
@@ -205,6 +205,8 @@ def record_after(
         completed_at=commit.now if commit.status.is_terminal else None,
         scheduled_start_at=instance.scheduled_start_at,
         version=outcome.version,
+        app_id=instance.app_id,
+        parent_app_id=instance.parent_app_id,
     )
 
 
@@ -213,12 +215,14 @@ def _parent_message(
 ) -> OutboundMessage | None:
     if instance.parent_instance_id is None or instance.parent_task_id is None:
         return None
+    route = Router(instance.app_id, instance.parent_app_id or instance.app_id)
     event: HistoryEvent
     if completion.status == WorkflowStatus.COMPLETED:
         event = ChildWorkflowCompleted(
             timestamp=completion.timestamp,
             task_scheduled_id=instance.parent_task_id,
             result=completion.result,
+            router=route,
         )
     else:
         failure = completion.failure or FailureDetails(
@@ -229,6 +233,7 @@ def _parent_message(
             timestamp=completion.timestamp,
             task_scheduled_id=instance.parent_task_id,
             failure=failure,
+            router=route,
         )
     return OutboundMessage(
         instance_id=instance.parent_instance_id,
@@ -247,7 +252,10 @@ def plan_termination(
     assert turn.terminate is not None
     instance = claimed.instance
     completed = ExecutionCompleted(
-        timestamp=now, status=WorkflowStatus.TERMINATED, result=turn.terminate.input
+        timestamp=now,
+        status=WorkflowStatus.TERMINATED,
+        result=turn.terminate.input,
+        router=Router(instance.app_id),
     )
     messages: list[OutboundMessage] = []
     parent = _parent_message(instance, completed)
@@ -281,8 +289,13 @@ class TaskLeasing:
     lease: TaskLease
     #: The most tasks to take (the node's free activity slots).
     limit: int
-    #: Whether the node can run an activity of this name.
-    runs_here: Callable[[str], bool]
+    #: Whether the node can run this task (its app and activity name).
+    runs_here: Callable[[NewTask], bool]
+
+
+#: Why a call cannot run where it was sent (kind "activity" or "workflow", its name,
+#: the app it was sent to), or None when it can (see ``Engine``).
+Refusal = Callable[[str, str, str], FailureDetails | None]
 
 
 def plan_commit(
@@ -295,15 +308,16 @@ def plan_commit(
     expected_version: int | None = None,
     completed_tasks: tuple[int, ...] = (),
     leasing: TaskLeasing | None = None,
-    unregistered: Callable[[str], bool] | None = None,
+    refuse: Refusal | None = None,
 ) -> TurnCommit:
     """Translate the workflow's actions into the rows of one atomic commit.
 
     A claimed turn passes its ``lease_token``; an unclaimed one (the step's fast
     path) passes None, the ``expected_version`` of the instance it ran on and the
     ``completed_tasks`` whose results it consumed. ``leasing`` says which new tasks
-    the node takes in the same commit. An activity ``unregistered`` says nobody
-    can run fails at once (the workflow sees the failure in its next turn).
+    the node takes in the same commit. An activity or child workflow that ``refuse``
+    says cannot run where it was sent fails at once (the workflow sees the failure
+    in its next turn, and a retry policy applies).
     """
     history: list[HistoryEvent] = list(turn.new_events)
     if result.version_name or result.patches:
@@ -321,8 +335,9 @@ def plan_commit(
     failure: FailureDetails | None = None
     restart: ContinueAsNew | None = None
     for action in result.actions:
-        history.append(action.to_event(now))
-        _plan_action(action, instance, now, tasks, timers, children, messages)
+        recorded = action.to_event(now, instance.app_id)
+        history.append(recorded)
+        _plan_action(action, recorded, instance, now, tasks, timers, children, messages)
         if isinstance(action, CompleteWorkflow):
             if action.status == WorkflowStatus.CONTINUED_AS_NEW:
                 restart = ContinueAsNew(
@@ -334,15 +349,12 @@ def plan_commit(
                 status = WorkflowStatus.RUNNING
             else:
                 status, output, failure = action.status, action.result, action.failure
-                completed = action.to_event(now)
-                assert isinstance(completed, ExecutionCompleted)
-                parent = _parent_message(instance, completed)
+                assert isinstance(recorded, ExecutionCompleted)
+                parent = _parent_message(instance, recorded)
                 if parent is not None:
                     messages.append(parent)
-    if unregistered is not None:
-        for task in [t for t in tasks if unregistered(t.name)]:
-            tasks.remove(task)
-            messages.append(_not_registered(instance, task, now))
+    if refuse is not None:
+        _refuse_unroutable(instance, now, refuse, tasks, children, messages)
     task_lease = None
     if leasing is not None and tasks:
         tasks, taken = _take_tasks(tasks, leasing)
@@ -371,18 +383,35 @@ def plan_commit(
     )
 
 
-def _not_registered(instance: InstanceRecord, task: NewTask, now: datetime) -> OutboundMessage:
-    failure = FailureDetails(
-        message=f"activity {task.name!r} is not registered by any node of this store: "
-        "register it with runtime.register_activity (or @runtime.activity)",
-        error_type="ActivityNotRegisteredError",
-        non_retriable=True,
-    )
-    return OutboundMessage(
-        instance_id=instance.instance_id,
-        event=TaskFailed(timestamp=now, task_scheduled_id=task.task_id, failure=failure),
-        execution_id=instance.execution_id,
-    )
+def _refuse_unroutable(
+    instance: InstanceRecord,
+    now: datetime,
+    refuse: Refusal,
+    tasks: list[NewTask],
+    children: list[NewInstance],
+    messages: list[OutboundMessage],
+) -> None:
+    """Fail, instead of queueing, the calls that no node can run where they were sent."""
+    for task in list(tasks):
+        failure = refuse("activity", task.name, task.app_id)
+        if failure is not None:
+            tasks.remove(task)
+            event: HistoryEvent = TaskFailed(
+                timestamp=now, task_scheduled_id=task.task_id, failure=failure, router=task.router
+            )
+            messages.append(OutboundMessage(instance.instance_id, event, instance.execution_id))
+    for child in list(children):
+        failure = refuse("workflow", child.name, child.app_id)
+        if failure is not None:
+            assert child.parent is not None
+            children.remove(child)
+            event = ChildWorkflowFailed(
+                timestamp=now,
+                task_scheduled_id=child.parent.task_scheduled_id,
+                failure=failure,
+                router=Router(child.app_id, instance.app_id),
+            )
+            messages.append(OutboundMessage(instance.instance_id, event, instance.execution_id))
 
 
 def _take_tasks(tasks: list[NewTask], leasing: TaskLeasing) -> tuple[list[NewTask], int]:
@@ -390,7 +419,7 @@ def _take_tasks(tasks: list[NewTask], leasing: TaskLeasing) -> tuple[list[NewTas
     marked: list[NewTask] = []
     taken = 0
     for task in tasks:
-        if taken < leasing.limit and leasing.runs_here(task.name):
+        if taken < leasing.limit and leasing.runs_here(task):
             task = dataclasses.replace(task, leased=True)
             taken += 1
         marked.append(task)
@@ -442,26 +471,46 @@ def plan_noop(claimed: ClaimedTurn, turn: TurnInput, now: datetime) -> TurnCommi
 
 
 def new_child(
-    created: ChildWorkflowCreated, parent_id: str, parent_name: str, parent_execution_id: str
+    created: ChildWorkflowCreated, parent: InstanceRecord, parent_execution_id: str
 ) -> NewInstance:
-    """The instance that a parent's recorded ``ChildWorkflowCreated`` step starts."""
+    """The instance that a parent's recorded ``ChildWorkflowCreated`` step starts (in
+    the app the step names, or the parent's)."""
+    target = created.router.target_app_id if created.router else None
     return NewInstance(
         instance_id=created.instance_id,
         name=created.name,
         execution_id=new_execution_id(),
         input=created.input,
         parent=ParentInfo(
-            instance_id=parent_id,
-            name=parent_name,
+            instance_id=parent.instance_id,
+            name=parent.name,
             task_scheduled_id=created.event_id,
             execution_id=parent_execution_id,
             propagation=created.propagation,
+            app_id=parent.app_id,
         ),
+        app_id=target or parent.app_id,
+    )
+
+
+def new_task(scheduled: TaskScheduled, app_id: str) -> NewTask:
+    """The activity task that a recorded ``TaskScheduled`` step of a workflow of app
+    ``app_id`` queues (in the app the step names, or the workflow's)."""
+    target = scheduled.router.target_app_id if scheduled.router else None
+    return NewTask(
+        task_id=scheduled.event_id,
+        name=scheduled.name,
+        input=scheduled.input,
+        task_execution_id=scheduled.task_execution_id,
+        propagation=scheduled.propagation,
+        app_id=target or app_id,
+        source_app_id=app_id if target else None,
     )
 
 
 def _plan_action(
     action: Action,
+    recorded: HistoryEvent,
     instance: InstanceRecord,
     now: datetime,
     tasks: list[NewTask],
@@ -469,27 +518,15 @@ def _plan_action(
     children: list[NewInstance],
     messages: list[OutboundMessage],
 ) -> None:
-    if isinstance(action, ScheduleTask):
-        tasks.append(
-            NewTask(
-                task_id=action.id,
-                name=action.name,
-                input=action.input,
-                task_execution_id=action.task_execution_id,
-                propagation=action.propagation,
-            )
-        )
+    if isinstance(recorded, TaskScheduled):
+        tasks.append(new_task(recorded, instance.app_id))
     elif isinstance(action, CreateTimer):
         if action.fire_at < NEVER:
             timers.append(
                 TimerFired(timestamp=action.fire_at, timer_id=action.id, fire_at=action.fire_at)
             )
-    elif isinstance(action, CreateChildWorkflow):
-        created = action.to_event(now)
-        assert isinstance(created, ChildWorkflowCreated)
-        children.append(
-            new_child(created, instance.instance_id, instance.name, instance.execution_id)
-        )
+    elif isinstance(recorded, ChildWorkflowCreated):
+        children.append(new_child(recorded, instance, instance.execution_id))
     elif isinstance(action, SendEvent):
         messages.append(
             OutboundMessage(

@@ -8,6 +8,7 @@ from datetime import datetime, timedelta
 from typing import Any, Protocol, runtime_checkable
 
 from wayline.core.events import HistoryEvent
+from wayline.core.ids import DEFAULT_APP_ID
 from wayline.store.commands import WriteCommand
 from wayline.store.types import (
     AppendResult,
@@ -78,8 +79,10 @@ class Store(Protocol):
         now: datetime,
         lease: timedelta,
         limit: int,
+        app_id: str = DEFAULT_APP_ID,
     ) -> list[ClaimedTurn]:
-        """Lease up to ``limit`` runnable instances whose workflow name is in the set.
+        """Lease up to ``limit`` runnable instances of app ``app_id`` whose workflow
+        name is in the set.
 
         Runnable: an unleased (or lease-expired) instance with a visible inbox
         message it may consume in its status (while SUSPENDED only resume or
@@ -115,8 +118,9 @@ class Store(Protocol):
         now: datetime,
         lease: timedelta,
         limit: int,
+        app_id: str = DEFAULT_APP_ID,
     ) -> list[ClaimedTask]:
-        """Lease up to ``limit`` queued (or lease-expired) activity tasks."""
+        """Lease up to ``limit`` queued (or lease-expired) activity tasks of app ``app_id``."""
 
     def extend_task_leases(self, keys: Collection[int], *, owner: str, until: datetime) -> None:
         """Keep the leases of long-running tasks alive."""

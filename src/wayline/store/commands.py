@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from wayline.core.events import HistoryEvent
+from wayline.core.ids import DEFAULT_APP_ID
 from wayline.store.types import ClaimedTask, NewInstance, NodeInfo, TaskResult, TurnCommit
 
 
@@ -43,6 +44,8 @@ class ClaimTurns:
     now: datetime
     lease: timedelta
     limit: int
+    #: Only work of this app (multi-app workflows).
+    app_id: str = DEFAULT_APP_ID
 
 
 @dataclass(frozen=True)
@@ -71,6 +74,8 @@ class ClaimTasks:
     now: datetime
     lease: timedelta
     limit: int
+    #: Only work of this app (multi-app workflows).
+    app_id: str = DEFAULT_APP_ID
 
 
 @dataclass(frozen=True)
@@ -147,9 +152,10 @@ class PurgeExpired:
 @dataclass(frozen=True)
 class Unstall:
     """-> int (instances that may run again). Stalled instances of these workflow
-    names (None: any) become RUNNING, for code that may now match their history."""
+    names (None: any) of this app become RUNNING, for code that may now match their history."""
 
     workflow_names: Collection[str] | None = None
+    app_id: str = DEFAULT_APP_ID
 
 
 #: ``TurnCommit`` (-> ``CommitOutcome``) is a command too.

@@ -63,7 +63,8 @@ def ready_at_sql(instance_id: str, status: WorkflowStatus) -> tuple[str, tuple[s
 
 
 def claim_turns_sql(name_count: int | None, lock_clause: str = "", index_hint: str = "") -> str:
-    """Runnable, unleased instances, earliest first (params: now, now, *names, limit).
+    """Runnable, unleased instances of one app, earliest first (params: now, now, app,
+    *names, limit).
 
     ``index_hint`` pins the ready index where the dialect can (SQLite's ``INDEXED
     BY``): with a name filter, a planner without statistics may otherwise walk every
@@ -72,15 +73,15 @@ def claim_turns_sql(name_count: int | None, lock_clause: str = "", index_hint: s
     names = "" if name_count is None else f" AND name IN ({placeholders(name_count)})"
     return (
         f"SELECT instance_id FROM instances{index_hint} WHERE ready_at <= ? "
-        f"AND (lease_expires_at IS NULL OR lease_expires_at <= ?){names} "
+        f"AND (lease_expires_at IS NULL OR lease_expires_at <= ?) AND app_id = ?{names} "
         f"ORDER BY ready_at LIMIT ?{lock_clause}"
     )
 
 
 def claim_terminations_sql(lock_clause: str = "") -> str:
-    """Runnable, unleased instances with a terminate queued, of any workflow name:
-    termination needs no workflow code, so any node applies it, even to an instance
-    whose workflow nobody registers (params: now, now, limit). The partial index
+    """Runnable, unleased instances with a terminate queued, of any workflow name and
+    app: termination needs no workflow code, so any node applies it, even to an
+    instance whose workflow (or app) nobody runs (params: now, now, limit). The partial index
     ``inbox_terminations`` holds only queued terminates."""
     return (
         "SELECT instance_id FROM instances WHERE instance_id IN "
@@ -91,10 +92,10 @@ def claim_terminations_sql(lock_clause: str = "") -> str:
 
 
 def claim_tasks_sql(name_count: int | None, lock_clause: str = "") -> str:
-    """Claimable tasks, earliest first (params: now, *names, limit)."""
+    """Claimable tasks of one app, earliest first (params: now, app, *names, limit)."""
     names = "" if name_count is None else f" AND name IN ({placeholders(name_count)})"
     return (
-        f"SELECT id FROM tasks WHERE visible_at <= ?{names} "
+        f"SELECT id FROM tasks WHERE visible_at <= ? AND app_id = ?{names} "
         f"ORDER BY visible_at, id LIMIT ?{lock_clause}"
     )
 

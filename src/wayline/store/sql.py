@@ -27,8 +27,10 @@ from wayline.core.events import (
     FailureDetails,
     HistoryEvent,
     ParentInfo,
+    Router,
     WorkflowStatus,
 )
+from wayline.core.ids import DEFAULT_APP_ID
 from wayline.errors import (
     InstanceAlreadyExistsError,
     InstanceChangedError,
@@ -274,8 +276,8 @@ class SqlStore:
         cur.execute(
             "INSERT INTO instances (instance_id, name, status, execution_id, created_at, "
             "last_updated_at, input, parent_instance_id, parent_task_id, parent_execution_id, "
-            "scheduled_start_at, version, lease_token, ready_at) "
-            f"VALUES ({placeholders(11)}, 0, ?, ?)",
+            "scheduled_start_at, app_id, parent_app_id, version, lease_token, ready_at) "
+            f"VALUES ({placeholders(13)}, 0, ?, ?)",
             (
                 new.instance_id,
                 new.name,
@@ -288,6 +290,8 @@ class SqlStore:
                 parent.task_scheduled_id if parent else None,
                 parent.execution_id if parent else None,
                 to_micros(new.start_at) if new.start_at else None,
+                new.app_id,
+                parent.app_id if parent else None,
                 lease_token,
                 to_micros(visible_at),
             ),
@@ -300,6 +304,7 @@ class SqlStore:
             input=new.input,
             parent=parent,
             scheduled_start=new.start_at,
+            router=Router.of_start(new.app_id, parent.app_id if parent else None),
         )
         self._insert_message(cur, new.instance_id, started, visible_at=visible_at)
 
@@ -322,9 +327,10 @@ class SqlStore:
         now: datetime,
         lease: timedelta,
         limit: int,
+        app_id: str = DEFAULT_APP_ID,
     ) -> list[ClaimedTurn]:
         claimed: list[ClaimedTurn] = self.execute(
-            ClaimTurns(owner, workflow_names, now, lease, limit)
+            ClaimTurns(owner, workflow_names, now, lease, limit, app_id)
         )
         return claimed
 
@@ -346,9 +352,10 @@ class SqlStore:
         now: datetime,
         lease: timedelta,
         limit: int,
+        app_id: str = DEFAULT_APP_ID,
     ) -> list[ClaimedTask]:
         claimed: list[ClaimedTask] = self.execute(
-            ClaimTasks(owner, activity_names, now, lease, limit)
+            ClaimTasks(owner, activity_names, now, lease, limit, app_id)
         )
         return claimed
 
@@ -424,7 +431,7 @@ class SqlStore:
             return 0
         cur.execute(
             suspension.unstall_sql(None if names is None else len(names)),
-            (*suspension.UNSTALL_PARAMS, *(names or ())),
+            (*suspension.UNSTALL_PARAMS, command.app_id, *(names or ())),
         )
         return int(cur.rowcount)
 
@@ -441,10 +448,10 @@ class SqlStore:
                 self.claim_lock_clause,
                 self.ready_index_hint,
             ),
-            (now_us, now_us, *(names or ()), command.limit),
+            (now_us, now_us, command.app_id, *(names or ()), command.limit),
         )
         ids = [row[0] for row in cur.fetchall()]
-        if names is not None and len(ids) < command.limit:
+        if len(ids) < command.limit:  # terminates of other names and apps
             cur.execute(
                 claim_terminations_sql(self.claim_lock_clause), (now_us, now_us, command.limit)
             )
@@ -477,7 +484,7 @@ class SqlStore:
             ClaimedTurn(
                 instance=instance_from_row(rows[i]),
                 messages=tuple(messages[i]),
-                lease_token=rows[i][16],
+                lease_token=rows[i][18],
             )
             for i in ids
         ]
@@ -678,6 +685,7 @@ class SqlStore:
             execution_id=execution_id,
             input=commit.continue_as_new.input,
             parent=self._parent_of(record),
+            router=Router.of_start(record.app_id, record.parent_app_id),
         )
         self._insert_message(cur, iid, started, visible_at=now)
         for event in commit.continue_as_new.carryover_events:
@@ -700,6 +708,7 @@ class SqlStore:
             name="",
             task_scheduled_id=record.parent_task_id,
             execution_id=record.parent_execution_id,
+            app_id=record.parent_app_id,
         )
 
     def _create_child(self, cur: Cursor, parent_id: str, child: NewInstance, now: datetime) -> None:

@@ -84,13 +84,15 @@ def accept(cur: Cursor, instance_id: str, kind: str, status: str, now: datetime)
 
 def unstall_sql(name_count: int | None, *, one_instance: bool = False) -> str:
     """Make stalled instances RUNNING and runnable again (params: the instance id, or
-    the workflow names; neither: every stalled instance). The turn that stalled
-    consumed nothing, so its messages are still queued."""
+    the app and the workflow names; without names: every stalled instance of the app).
+    The turn that stalled consumed nothing, so its messages are still queued."""
     where = "status = ?"
     if one_instance:
         where += " AND instance_id = ?"
-    elif name_count is not None:
-        where += f" AND name IN ({placeholders(name_count)})"
+    else:
+        where += " AND app_id = ?"
+        if name_count is not None:
+            where += f" AND name IN ({placeholders(name_count)})"
     return (
         "UPDATE instances SET status = ?, ready_at = (SELECT MIN(m.visible_at) FROM inbox m "
         f"WHERE m.instance_id = instances.instance_id) WHERE {where}"

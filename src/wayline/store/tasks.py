@@ -13,7 +13,8 @@ from wayline.store.rows import Cursor, StatementResult, placeholders, to_micros
 from wayline.store.types import ClaimedTask, NewTask, TurnCommit
 
 _COLUMNS = (
-    "id, instance_id, execution_id, task_id, name, input, attempt, task_execution_id, propagation"
+    "id, instance_id, execution_id, task_id, name, input, attempt, task_execution_id, "
+    "propagation, app_id, source_app_id"
 )
 
 Statement = Callable[[Cursor, str, Sequence[Any]], StatementResult]
@@ -33,7 +34,8 @@ def insert(
             cur,
             "INSERT INTO tasks (instance_id, execution_id, task_id, name, input, "
             "task_execution_id, created_at, attempt, lease_owner, lease_expires_at, "
-            "visible_at, propagation) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
+            "visible_at, propagation, app_id, source_app_id) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
             (
                 commit.instance_id,
                 execution_id,
@@ -47,6 +49,8 @@ def insert(
                 until_us,
                 until_us if until_us is not None else now_us,
                 task.propagation,
+                task.app_id,
+                task.source_app_id,
             ),
         )
         if owned:
@@ -67,6 +71,8 @@ def _leased(
         attempt=1,
         task_execution_id=task.task_execution_id,
         propagation=task.propagation,
+        app_id=task.app_id,
+        source_app_id=task.source_app_id,
     )
 
 
@@ -78,7 +84,7 @@ def claim(cur: Cursor, command: ClaimTasks, lock_clause: str = "") -> list[Claim
         return []
     cur.execute(
         claim_tasks_sql(None if names is None else len(names), lock_clause),
-        (now_us, *(names or ()), command.limit),
+        (now_us, command.app_id, *(names or ()), command.limit),
     )
     keys = [row[0] for row in cur.fetchall()]
     if not keys:

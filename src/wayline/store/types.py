@@ -12,11 +12,13 @@ from wayline.core.events import (
     FailureDetails,
     HistoryEvent,
     ParentInfo,
+    Router,
     TaskCompleted,
     TaskFailed,
     TimerFired,
     WorkflowStatus,
 )
+from wayline.core.ids import DEFAULT_APP_ID
 
 
 @dataclass(frozen=True)
@@ -40,6 +42,9 @@ class InstanceRecord:
     scheduled_start_at: datetime | None = None
     # Incremented by every committed turn; the engine's replay cache keys on it.
     version: int = 0
+    #: The app whose nodes run it, and its parent's app (multi-app workflows).
+    app_id: str = DEFAULT_APP_ID
+    parent_app_id: str | None = None
 
 
 @dataclass(frozen=True)
@@ -52,6 +57,8 @@ class NewInstance:
     input: str | None = None
     parent: ParentInfo | None = None
     start_at: datetime | None = None
+    #: The app whose nodes run it.
+    app_id: str = DEFAULT_APP_ID
 
 
 @dataclass(frozen=True)
@@ -87,6 +94,18 @@ class NewTask:
     leased: bool = False
     #: The scope of history the activity receives (``core.propagation``), if any.
     propagation: str | None = None
+    #: The app whose nodes run it, and the workflow's app when that is another one.
+    app_id: str = DEFAULT_APP_ID
+    source_app_id: str | None = None
+
+    @property
+    def router(self) -> Router:
+        return _task_router(self.app_id, self.source_app_id)
+
+
+def _task_router(app_id: str, source_app_id: str | None) -> Router:
+    """The route a task's scheduling recorded, which its result records too."""
+    return Router(app_id) if source_app_id is None else Router(source_app_id, app_id)
 
 
 @dataclass(frozen=True)
@@ -122,6 +141,12 @@ class ClaimedTask:
     attempt: int
     task_execution_id: str = ""
     propagation: str | None = None
+    app_id: str = DEFAULT_APP_ID
+    source_app_id: str | None = None
+
+    @property
+    def router(self) -> Router:
+        return _task_router(self.app_id, self.source_app_id)
 
 
 @dataclass(frozen=True)

@@ -131,6 +131,10 @@ def _set(target: wrappers_pb2.StringValue, text: str | None) -> None:
 def history_event(event: ev.HistoryEvent) -> hpb.HistoryEvent:
     """One stored event as durabletask's ``HistoryEvent`` (same kinds, same payloads)."""
     msg = hpb.HistoryEvent(eventId=event.event_id, timestamp=timestamp(event.timestamp))
+    if event.router is not None:
+        msg.router.sourceAppID = event.router.source_app_id
+        if event.router.target_app_id is not None:
+            msg.router.targetAppID = event.router.target_app_id
     match event:
         case ev.WorkflowStarted():
             msg.workflowStarted.SetInParent()
@@ -153,6 +157,8 @@ def history_event(event: ev.HistoryEvent) -> hpb.HistoryEvent:
                 parent.workflowInstance.instanceId = event.parent.instance_id
                 if event.parent.execution_id:
                     parent.workflowInstance.executionId.value = event.parent.execution_id
+                if event.parent.app_id:
+                    parent.appID = event.parent.app_id
             if event.scheduled_start is not None:
                 started.scheduledStartTimestamp.CopyFrom(timestamp(event.scheduled_start))
         case ev.ExecutionCompleted():
@@ -424,6 +430,16 @@ _TIMER_ORIGINS = {
 }
 
 
+def _target_app(
+    call: apb.ScheduleTaskAction | apb.CreateChildWorkflowAction, action: apb.WorkflowAction
+) -> str | None:
+    """The app a call names (its own router, or its action's), None for its own app."""
+    for holder in (call, action):
+        if holder.HasField("router") and holder.router.targetAppID:
+            return str(holder.router.targetAppID)
+    return None
+
+
 def _action(action: apb.WorkflowAction) -> Action:
     kind = action.WhichOneof("workflowActionType")
     if kind == "scheduleTask":
@@ -434,6 +450,7 @@ def _action(action: apb.WorkflowAction) -> Action:
             input=payload_text(task, "input"),
             task_execution_id=task.taskExecutionId,
             propagation=_scope(task),
+            app_id=_target_app(task, action),
         )
     if kind == "createTimer":
         timer = action.createTimer
@@ -458,6 +475,7 @@ def _action(action: apb.WorkflowAction) -> Action:
             name=child.name,
             input=payload_text(child, "input"),
             propagation=_scope(child),
+            app_id=_target_app(child, action),
         )
     if kind == "sendEvent":
         send = action.sendEvent

@@ -26,6 +26,7 @@ _INSTANCE = {
         "completedAt": {"type": "string", "format": "date-time"},
         "scheduledStartAt": {"type": "string", "format": "date-time"},
         "parentInstanceID": {"type": "string"},
+        "appID": {"type": "string", "description": "the app whose nodes run it"},
         "input": {"type": "string", "description": "serialized input, verbatim"},
         "output": {"type": "string"},
         "customStatus": {"type": "string"},

@@ -49,6 +49,7 @@ def state_json(state: WorkflowState) -> dict[str, Any]:
         "completedAt": rfc3339(state.completed_at) if state.completed_at else None,
         "scheduledStartAt": rfc3339(state.scheduled_start_at) if state.scheduled_start_at else None,
         "parentInstanceID": state.parent_instance_id,
+        "appID": state.app_id,
         "input": state.serialized_input,
         "output": state.serialized_output,
         "customStatus": state.serialized_custom_status,
