@@ -15,6 +15,7 @@ import os
 import sys
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any, TypeVar
+from urllib.parse import quote
 
 import httpx
 
@@ -332,10 +333,17 @@ def _instances(api: Api, params: dict[str, Any], *, page_size: int) -> Iterator[
         page_params["continuationToken"] = token
 
 
+def _segment(text: str) -> str:
+    """``text`` as one URL path segment: an id or name that holds ``/``, ``?``, ``#``
+    or dots reaches the server as itself (and is found, or not found), never as
+    another path."""
+    return quote(text, safe="").replace(".", "%2E")
+
+
 def _operation_path(args: argparse.Namespace, verb: str, instance_id: str) -> str:
     if verb == "purge" and args.force:  # Dapr's route has no force: Wayline's has
-        return f"/wayline/v1/instances/{instance_id}/purge?force=true"
-    return f"/v1.0/workflows/dapr/{instance_id}/{verb}"
+        return f"/wayline/v1/instances/{_segment(instance_id)}/purge?force=true"
+    return f"/v1.0/workflows/dapr/{_segment(instance_id)}/{verb}"
 
 
 def _one_or_bulk(api: Api, args: argparse.Namespace, verb: str) -> None:
@@ -389,16 +397,17 @@ def run(args: argparse.Namespace) -> int:
         body = _json_text(args.input, "--input")
         result = api.call(
             "POST",
-            f"/v1.0/workflows/dapr/{args.workflow}/start",
+            f"/v1.0/workflows/dapr/{_segment(args.workflow)}/start",
             params=params,
             content=body.encode(),
         )
         _emit(args, result, lambda d: d["instanceID"])
     elif command == "get":
-        result = api.call("GET", f"/wayline/v1/instances/{args.instance_id}")
+        result = api.call("GET", f"/wayline/v1/instances/{_segment(args.instance_id)}")
         _emit(args, result, _render_instance)
     elif command == "history":
-        result = api.call("GET", f"/wayline/v1/instances/{args.instance_id}/history")
+        path = f"/wayline/v1/instances/{_segment(args.instance_id)}/history"
+        result = api.call("GET", path)
         columns = (
             ("event_id", "ID"),
             ("timestamp", "TIMESTAMP"),
@@ -421,13 +430,15 @@ def run(args: argparse.Namespace) -> int:
             request["newChildWorkflowInstanceID"] = args.new_child_id
         if args.input is not None:
             request["input"] = json.loads(_json_text(args.input, "--input"))
-        result = api.call("POST", f"/wayline/v1/instances/{args.instance_id}/rerun", json=request)
+        path = f"/wayline/v1/instances/{_segment(args.instance_id)}/rerun"
+        result = api.call("POST", path, json=request)
         _emit(args, result, lambda d: d["newInstanceID"])
     elif command == "raise-event":
         body = _json_text(args.data, "--data")
         api.call(
             "POST",
-            f"/v1.0/workflows/dapr/{args.instance_id}/raiseEvent/{args.event_name}",
+            f"/v1.0/workflows/dapr/{_segment(args.instance_id)}/raiseEvent/"
+            f"{_segment(args.event_name)}",
             content=body.encode(),
         )
         _emit(

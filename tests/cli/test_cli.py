@@ -245,3 +245,30 @@ def test_unreachable_server(server: Server) -> None:
     # --url wins over WAYLINE_URL.
     assert overridden.returncode == 0
     assert "instances" in as_json(overridden)
+
+
+def test_ids_and_event_names_reach_the_server_as_themselves(server: Server) -> None:
+    """Every path segment is percent-encoded: an id cannot address another instance
+    ('mine/../victim'), an event name keeps its '#', a '?' is not a query."""
+    with server.client() as http:
+        for iid in ("victim", "mine"):
+            http.post(f"/v1.0/workflows/dapr/wait_for_go/start?instanceID={iid}")
+            wait_custom_status(http, iid, "waiting")
+        results = run_many(
+            server.url,
+            ("terminate", "mine/../victim"),
+            ("get", "?x"),
+            ("history", "../victim"),
+            ("pause", "victim/.."),
+            ("raise-event", "mine", "approval#2", "--data", '"sent"'),
+            ok=False,
+        )
+        for result in results[:4]:
+            # an id with '/' matches no route once the server decodes it: a 404 either way
+            assert_one_line_error(result, "404")
+        assert results[4].returncode == 0, results[4].stderr
+        assert http.get("/v1.0/workflows/dapr/victim").json()["runtimeStatus"] == "RUNNING"
+        events = http.get("/wayline/v1/instances/mine/history").json()["events"]
+        assert [e["name"] for e in events if e["kind"] == "EventRaised"] == ["approval#2"]
+        for iid in ("victim", "mine"):
+            http.post(f"/v1.0/workflows/dapr/{iid}/terminate")

@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 from collections.abc import Awaitable, Callable
 from typing import Any
+from urllib.parse import unquote
 
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
@@ -42,9 +43,11 @@ class DaprWorkflowApi:
         ]
 
     async def dispatch(self, request: Request) -> Response:
-        # Split keeps empty segments: ".../dapr//pause" has an empty instance id.
+        # Split keeps empty segments: ".../dapr//pause" has an empty instance id. The
+        # path is as sent (percent-encoded); each segment is decoded after the split, as
+        # Go's router does, so an encoded '/', '?' or '#' stays inside its segment.
         rest = request.url.path.split("/workflows/", 1)[1]
-        parts = rest.split("/")
+        parts = [unquote(part) for part in rest.split("/")]
         try:
             handler = self._route(request.method, parts)
             return await handler(request, parts)
