@@ -31,13 +31,12 @@ from wayline.core.events import (
 )
 from wayline.core.ids import (
     DEFAULT_APP_ID,
+    given_or_new_instance_id,
     new_execution_id,
-    new_instance_id,
     require_instance_id,
     validate_app_id,
     validate_instance_id,
 )
-from wayline.core.ids import new_instance_id as _random_instance_id
 from wayline.core.registry import name_of
 from wayline.engine.clock import Clock, SystemClock
 from wayline.engine.feed import CommitFeed
@@ -357,7 +356,7 @@ class WorkflowClient:
         if isinstance(workflow, str) and not workflow:
             raise WorkflowNameMissingError("a workflow name is required to start a workflow")
         name = name_of(workflow)
-        iid = validate_instance_id(instance_id) if instance_id is not None else new_instance_id()
+        iid = given_or_new_instance_id(instance_id)
         new = NewInstance(
             instance_id=iid,
             name=name,
@@ -435,11 +434,7 @@ class WorkflowClient:
         ``InvalidRerunError`` (changing nothing) when the request does not fit.
         """
         source = self._record(source_instance_id)
-        new_id = (
-            validate_instance_id(new_instance_id)
-            if new_instance_id is not None
-            else _random_instance_id()
-        )
+        new_id = given_or_new_instance_id(new_instance_id)
         child_id = (
             validate_instance_id(new_child_workflow_instance_id)
             if new_child_workflow_instance_id

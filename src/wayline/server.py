@@ -30,7 +30,6 @@ from wayline.api.http import create_app
 from wayline.api.http.app import DEFAULT_MAX_BODY_BYTES
 from wayline.cli import build_parser, main_client
 from wayline.client import WorkflowClient
-from wayline.core.ids import validate_app_id
 from wayline.core.registry import Registry
 from wayline.engine.engine import Engine
 from wayline.engine.feed import CommitFeed
@@ -286,7 +285,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"error: retention: {exc}", file=sys.stderr)
         return 2
     try:
-        validate_app_id(args.app_id)
+        settings = EngineSettings(
+            turn_lease=timedelta(seconds=args.turn_lease),
+            activity_lease=timedelta(seconds=args.activity_lease),
+            poll_interval=timedelta(seconds=args.poll_interval),
+            node_id=args.node_id or None,
+            retention=retention,
+            app_id=args.app_id,
+        )
     except InvalidAppIdError as exc:
         print(f"error: --app-id: {exc}", file=sys.stderr)
         return 2
@@ -298,14 +304,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         grpc_port=args.grpc_port,
         api_token=args.api_token or None,
         max_body_bytes=args.max_body_bytes,
-        settings=EngineSettings(
-            turn_lease=timedelta(seconds=args.turn_lease),
-            activity_lease=timedelta(seconds=args.activity_lease),
-            poll_interval=timedelta(seconds=args.poll_interval),
-            node_id=args.node_id or None,
-            retention=retention,
-            app_id=args.app_id,
-        ),
+        settings=settings,
         log_level=args.log_level,
     )
     logging.basicConfig(

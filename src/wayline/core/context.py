@@ -22,7 +22,7 @@ from wayline.core.actions import (
 )
 from wayline.core.events import EventRaised, TimerOrigin, WorkflowStatus
 from wayline.core.ids import child_instance_id, deterministic_uuid
-from wayline.core.propagation import Propagated, PropagatedHistory, scope_of
+from wayline.core.propagation import Propagated, PropagatedHistory, scope_name
 from wayline.core.registry import name_of
 from wayline.core.retry import RetryPolicy
 from wayline.core.task import CompletableTask, Task, TaskFailedError
@@ -59,8 +59,10 @@ class ExternalEventTask(CompletableTask[Any]):
 class WorkflowContext:
     """What a running workflow can do. Deterministic: replay gives the same answers."""
 
-    def __init__(self, instance_id: str) -> None:
+    def __init__(self, instance_id: str, propagated: Propagated | None = None) -> None:
         self._instance_id = instance_id
+        # The history the parent's call handed this instance (``core.propagation``).
+        self._propagated = propagated
         self._now = EPOCH
         self._is_replaying = False
         self._sequence = 0
@@ -79,7 +81,6 @@ class WorkflowContext:
         self._save_events_on_continue = False
         # Versioning: the patches the history recorded, is_patched's answers so far,
         # and the patches this execution has seen (in first-seen order).
-        self._propagated: Propagated | None = None  # set by the engine (a child's call)
         self._history_patches: set[str] = set()
         self._patch_answers: dict[str, bool] = {}
         self._seen_patches: list[str] = []
@@ -151,8 +152,7 @@ class WorkflowContext:
         """
         name = name_of(activity)
         encoded = serde.dumps(input)
-        scope = scope_of(propagation)
-        carried = scope.value if scope else None
+        carried = scope_name(propagation)
 
         def make_action() -> Action:
             return ScheduleTask(
@@ -178,8 +178,7 @@ class WorkflowContext:
         """
         name = name_of(workflow)
         encoded = serde.dumps(input)
-        scope = scope_of(propagation)
-        carried = scope.value if scope else None
+        carried = scope_name(propagation)
 
         def make_action() -> Action:
             action_id = self._next_id()

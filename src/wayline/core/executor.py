@@ -43,14 +43,10 @@ from wayline.core.events import (
     WorkflowStarted,
     WorkflowStatus,
 )
+from wayline.core.propagation import Propagated
 from wayline.core.registry import VersionedWorkflow, Workflow, call_with_input
 from wayline.core.task import NonDeterminismError, Task, TaskFailedError
-from wayline.core.versioning import (
-    Stall,
-    VersionNotAvailableError,
-    patch_mismatch,
-    version_not_available,
-)
+from wayline.core.versioning import Stall, patch_mismatch, version_not_available
 
 # Events recording an action, and the action class each must match on replay.
 _RECORDS: dict[type[HistoryEvent], type[Action]] = {
@@ -116,6 +112,7 @@ class WorkflowExecutor:
             versions of one (the history says which one runs).
         wrap_context: optional factory that wraps the context handed to the code
             (used to hand workflows a subclass with extra helpers).
+        propagated: the history the instance's parent handed it with its call.
     """
 
     def __init__(
@@ -123,6 +120,7 @@ class WorkflowExecutor:
         instance_id: str,
         workflow: Workflow,
         wrap_context: Callable[[WorkflowContext], Any] | None = None,
+        propagated: Propagated | None = None,
     ) -> None:
         self._workflow = workflow
         self._name: str = (
@@ -135,7 +133,7 @@ class WorkflowExecutor:
         self._recorded_patches: tuple[str, ...] = ()
         self._version: str | None = None
         self._stall: Stall | None = None
-        self._ctx = WorkflowContext(instance_id)
+        self._ctx = WorkflowContext(instance_id, propagated)
         self._user_ctx = wrap_context(self._ctx) if wrap_context else self._ctx
         self._generator: Generator[Any, Any, Any] | None = None
         self._awaiting: Task[Any] | None = None
@@ -281,11 +279,11 @@ class WorkflowExecutor:
         self._started = True
         workflow = self._workflow
         if isinstance(workflow, VersionedWorkflow):
-            try:
-                workflow, self._version = workflow.resolve(self._recorded_version)
-            except VersionNotAvailableError:
+            resolved = workflow.resolve(self._recorded_version)
+            if resolved is None:
                 self._stall = version_not_available(self._name, self._recorded_version)
                 return
+            workflow, self._version = resolved
         try:
             result = call_with_input(workflow, self._user_ctx, serde.loads_lenient(event.input))
         except Exception as exc:

@@ -66,6 +66,11 @@ def new_instance_id() -> str:
     return str(uuid.uuid4())
 
 
+def given_or_new_instance_id(instance_id: str | None) -> str:
+    """The id a start was given (checked), or a fresh one."""
+    return new_instance_id() if instance_id is None else validate_instance_id(instance_id)
+
+
 def new_execution_id() -> str:
     return uuid.uuid4().hex
 

@@ -31,15 +31,16 @@ class PropagationScope(StrEnum):
     LINEAGE = "LINEAGE"
 
 
-def scope_of(value: Any) -> PropagationScope | None:
-    """A scope given as ours, dapr-ext-workflow's enum member, or its name."""
+def scope_name(value: Any) -> str | None:
+    """The name of a scope given as ours, dapr-ext-workflow's enum member, or its name
+    (None: no scope), as a call records it."""
     if value is None:
         return None
     name = getattr(value, "name", value)
     if name == "NONE":
         return None
     try:
-        return PropagationScope(name)
+        return PropagationScope(name).value
     except ValueError:
         raise ValueError(
             f"propagation must be PropagationScope.OWN_HISTORY or LINEAGE, got {value!r}"

@@ -9,8 +9,6 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from wayline.core.versioning import VersionNotAvailableError
-
 # The attribute dapr-ext-workflow uses for a function's registered name; reusing
 # it lets code decorated with either library resolve the same names.
 NAME_ATTRIBUTE = "_dapr_alternate_name"
@@ -74,15 +72,12 @@ class VersionedWorkflow:
     versions: dict[str, Callable[..., Any]] = field(default_factory=dict)
     latest: str | None = None
 
-    def resolve(self, version: str | None) -> tuple[Callable[..., Any], str]:
-        """The function of ``version`` (None: the latest) and that version's name."""
+    def resolve(self, version: str | None) -> tuple[Callable[..., Any], str] | None:
+        """The function of ``version`` (None: the latest) and that version's name;
+        None when it is not registered here."""
         chosen = version or self.latest
         if chosen is None or chosen not in self.versions:
-            raise VersionNotAvailableError(
-                f"version {chosen!r} of workflow {self.name!r} is not registered"
-                if chosen
-                else f"workflow {self.name!r} has no latest version registered"
-            )
+            return None
         return self.versions[chosen], chosen
 
 

@@ -32,10 +32,6 @@ class Stall:
     description: str
 
 
-class VersionNotAvailableError(LookupError):
-    """The version an instance started with is not registered here."""
-
-
 def recorded_patches(history: Iterable[HistoryEvent]) -> tuple[str, ...]:
     """The patches the history last recorded (each turn records all it has seen)."""
     patches: tuple[str, ...] = ()

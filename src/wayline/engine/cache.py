@@ -1,9 +1,10 @@
 """A bounded LRU of instances this node ran recently, so their next turn skips replay.
 
 An entry holds the instance row as this node's last commit left it, and what is
-needed to run the next turn without reading the history: a local workflow's live
+needed to run the next turn without reading the store: a local workflow's live
 executor, or a remote workflow's committed history (sent to the worker as its past
-events). The row's ``version`` is what the store checks when a turn runs unclaimed
+events) and the patches it last recorded; and the history the instance's parent
+handed it, if any. The row's ``version`` is what the store checks when a turn runs unclaimed
 (the step's fast path): if anyone else committed since, the entry is stale.
 """
 
@@ -14,6 +15,7 @@ from dataclasses import dataclass, field
 
 from wayline.core.events import HistoryEvent
 from wayline.core.executor import WorkflowExecutor
+from wayline.core.propagation import Propagated
 from wayline.store.types import InstanceRecord
 
 
@@ -22,6 +24,8 @@ class CachedInstance:
     record: InstanceRecord
     executor: WorkflowExecutor | None = None
     history: list[HistoryEvent] = field(default_factory=list)
+    patches: tuple[str, ...] = ()
+    propagated: Propagated | None = None
 
 
 class InstanceCache:

@@ -29,8 +29,8 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import datetime
 from typing import Any, TypeVar
 
-from wayline.core.actions import CompleteWorkflow, CreateChildWorkflow, ScheduleTask
-from wayline.core.events import ExecutionStarted, WorkflowStatus
+from wayline.core.actions import CompleteWorkflow
+from wayline.core.events import ExecutionStarted, FailureDetails, WorkflowStatus
 from wayline.core.executor import TurnResult, WorkflowExecutor, failure_from_exception
 from wayline.core.propagation import Propagated
 from wayline.core.registry import Registry
@@ -44,6 +44,7 @@ from wayline.engine.nodes import NODE_TTL, NodeDirectory
 from wayline.engine.remote import WorkerHub, WorkerLostError
 from wayline.engine.settings import EngineSettings, default_node_id
 from wayline.engine.turns import (
+    Refusal,
     TaskLeasing,
     TurnInput,
     plan_commit,
@@ -297,22 +298,6 @@ class Engine:
             return None
         return list(local)
 
-    def _refused(self, instance: InstanceRecord, result: TurnResult) -> bool:
-        """Whether the node view refuses any call of the turn (see ``NodeDirectory``)."""
-        for action in result.actions:
-            if isinstance(action, ScheduleTask | CreateChildWorkflow):
-                kind = "activity" if isinstance(action, ScheduleTask) else "workflow"
-                app = action.app_id or instance.app_id
-                if self._nodes.refusal(kind, action.name, app) is not None:
-                    return True
-        return False
-
-    async def _check_nodes_for(self, instance: InstanceRecord, result: TurnResult) -> None:
-        """Before failing a call nobody seems to run, read the node table again: a node
-        that runs it may have started since this node last looked."""
-        if self._refused(instance, result):
-            await self._nodes.announce(self._write)
-
     def _describe(self) -> NodeInfo:
         return NodeInfo(
             node_id=self.node_id,
@@ -565,8 +550,8 @@ class Engine:
             self._cache.evict(instance.instance_id)  # its executor ran ahead of the store
             log.warning("workflow instance %r stalled: %s", instance.instance_id, result.stall)
             return plan_stall(claimed, result.stall, now), None
-        await self._check_nodes_for(instance, result)
-        return self._plan(instance, turn, result, now, lease_token=claimed.lease_token), entry
+        commit = await self._plan(instance, turn, result, now, lease_token=claimed.lease_token)
+        return commit, entry
 
     async def _commit(
         self, instance: InstanceRecord, commit: TurnCommit, entry: CachedInstance | None
@@ -618,19 +603,46 @@ class Engine:
             entry.history.extend(commit.history)  # a remote worker's past events
         self._cache.put(entry)
 
-    def _plan(
+    async def _plan(
         self,
         instance: InstanceRecord,
         turn: TurnInput,
         result: TurnResult,
         now: datetime,
+        **kw: Any,
+    ) -> TurnCommit:
+        """The turn's commit (see ``_plan_now``). Before failing a call nobody seems to
+        run, it reads the node table again: a node that runs it may have started since
+        this node last looked."""
+        refused: list[FailureDetails] = []
+
+        def refuse(kind: str, name: str, app_id: str) -> FailureDetails | None:
+            why = self._nodes.refusal(kind, name, app_id)
+            if why is not None:
+                refused.append(why)
+            return why
+
+        commit = self._plan_now(instance, turn, result, now, refuse, **kw)
+        if not refused:
+            return commit
+        await self._nodes.announce(self._write)
+        return self._plan_now(instance, turn, result, now, self._nodes.refusal, **kw)
+
+    def _plan_now(
+        self,
+        instance: InstanceRecord,
+        turn: TurnInput,
+        result: TurnResult,
+        now: datetime,
+        refuse: Refusal,
         *,
         lease_token: int | None = None,
         expected_version: int | None = None,
         completed_tasks: tuple[int, ...] = (),
     ) -> TurnCommit:
-        """The turn's commit, taking the new tasks this node can run now, and failing
-        the workflow (instead of storing it) when its output is over the limit."""
+        """The turn's commit, taking the new tasks this node can run now, failing the
+        calls ``refuse`` refuses, and failing the workflow (instead of storing it)
+        when its output is over the limit."""
         free = self._free_activity_slots()
         leasing = (
             TaskLeasing(
@@ -653,7 +665,7 @@ class Engine:
             expected_version=expected_version,
             completed_tasks=completed_tasks,
             leasing=leasing,
-            refuse=self._nodes.refusal,
+            refuse=refuse,
         )
         commit = plan(result)
         self._note_unregistered(commit.tasks)
@@ -691,28 +703,35 @@ class Engine:
         and the cache entry that holds the instance's state after it."""
         iid = instance.instance_id
         if instance.name not in self.registry.workflows:
-            if entry is not None and entry.executor is None:
-                history = entry.history
-            else:
+            if entry is None or entry.executor is not None:
                 history = await self._read(self.store.get_history, iid)
-            result = await self._execute_remotely(instance, turn, history, lease_token)
+                propagated = await self._propagated_to(instance, history, turn.new_events)
+                entry = CachedInstance(
+                    instance,
+                    history=history,
+                    patches=recorded_patches(history),
+                    propagated=propagated,
+                )
+            result = await self._execute_remotely(instance, turn, entry, lease_token)
             if result.stall is None:
-                stall = patch_mismatch(recorded_patches(history), result.patches)
+                stall = patch_mismatch(entry.patches, result.patches)
                 if stall is not None:
                     result = TurnResult(actions=(), custom_status=result.custom_status, stall=stall)
-            return result, CachedInstance(instance, history=history)
+            # What the next turn starts from once this one commits (see ``_remember``).
+            after = dataclasses.replace(
+                entry, record=instance, patches=result.patches or entry.patches
+            )
+            return result, after
         if entry is None or entry.executor is None:
             history = await self._read(self.store.get_history, iid)
-            executor = self._new_executor(iid, instance.name)
-            executor.context._propagated = await self._propagated_to(
-                instance, history, turn.new_events
-            )
-            return executor.execute(history, turn.new_events), CachedInstance(instance, executor)
+            propagated = await self._propagated_to(instance, history, turn.new_events)
+            executor = self._new_executor(iid, instance.name, propagated)
+            result = executor.execute(history, turn.new_events)
+            return result, CachedInstance(instance, executor, propagated=propagated)
         result = entry.executor.execute([], turn.new_events)
         if self.settings.verify_replay:
             history = await self._read(self.store.get_history, iid)
-            replaying = self._new_executor(iid, instance.name)
-            replaying.context._propagated = entry.executor.context._propagated
+            replaying = self._new_executor(iid, instance.name, entry.propagated)
             replayed = replaying.execute(history, turn.new_events)
             if _comparable(replayed) != _comparable(result):
                 current = await self._read(self.store.get_instance, iid)
@@ -730,7 +749,7 @@ class Engine:
         self,
         instance: InstanceRecord,
         turn: TurnInput,
-        history: list[Any],
+        entry: CachedInstance,
         lease_token: int | None,
     ) -> TurnResult:
         """Run a turn on a remote worker, keeping a claimed turn's lease while it works."""
@@ -740,10 +759,13 @@ class Engine:
             if lease_token is not None
             else None
         )
-        propagated = await self._propagated_to(instance, history, turn.new_events)
         try:
             return await self.remote.run_turn(
-                instance.instance_id, instance.execution_id, history, turn.new_events, propagated
+                instance.instance_id,
+                instance.execution_id,
+                entry.history,
+                turn.new_events,
+                entry.propagated,
             )
         finally:
             if keeper is not None:
@@ -775,8 +797,12 @@ class Engine:
         """An instance and its history (blocking: run it on the read pool)."""
         return self.store.get_instance(instance_id), self.store.get_history(instance_id)
 
-    def _new_executor(self, instance_id: str, name: str) -> WorkflowExecutor:
-        return WorkflowExecutor(instance_id, self.registry.workflows[name], self._wrap_context)
+    def _new_executor(
+        self, instance_id: str, name: str, propagated: Propagated | None
+    ) -> WorkflowExecutor:
+        return WorkflowExecutor(
+            instance_id, self.registry.workflows[name], self._wrap_context, propagated
+        )
 
     # ----- the step's fast path: results straight into the next turn ---------------------
 
@@ -826,8 +852,7 @@ class Engine:
             result, entry = await self._execute(instance, turn, entry)
             if result.stall is not None:  # the claimed turn records it
                 raise InstanceChangedError(f"{iid!r} stalls")
-            await self._check_nodes_for(instance, result)
-            commit = self._plan(
+            commit = await self._plan(
                 instance,
                 turn,
                 result,

@@ -29,7 +29,7 @@ from wayline.core.events import (
     WorkflowStatus,
 )
 from wayline.core.ids import child_instance_id, new_execution_id
-from wayline.engine.turns import NEVER, new_child, new_task
+from wayline.engine.turns import new_child, new_task, timer_firing
 from wayline.errors import InvalidRerunError
 from wayline.store.types import InstanceRecord, NewInstance, NewTask, TurnCommit
 
@@ -79,6 +79,10 @@ def plan_rerun(
             "only to a child workflow"
         )
     execution_id = new_execution_id()
+    # The new instance, as the parent its rerun children start from.
+    rerun = dataclasses.replace(
+        source, instance_id=request.new_instance_id, execution_id=execution_id
+    )
     finished = _finished_steps(history[: cut + 1])
     copied: list[HistoryEvent] = []
     tasks: list[NewTask] = []
@@ -103,13 +107,10 @@ def plan_rerun(
             event = dataclasses.replace(
                 event, instance_id=child_id, rerun_parent_instance_id=rerun_from
             )
-            rerun = dataclasses.replace(source, instance_id=request.new_instance_id)
-            children.append(new_child(event, rerun, execution_id))
-        elif isinstance(event, TimerCreated) and unfinished and event.fire_at < NEVER:
+            children.append(new_child(event, rerun))
+        elif isinstance(event, TimerCreated) and unfinished and (firing := timer_firing(event)):
             event = dataclasses.replace(event, rerun_parent_instance_id=rerun_from)
-            timers.append(
-                TimerFired(timestamp=event.fire_at, timer_id=event.event_id, fire_at=event.fire_at)
-            )
+            timers.append(firing)
         copied.append(event)
     instance = NewInstance(
         instance_id=request.new_instance_id,

@@ -12,17 +12,13 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
-from wayline.core.actions import (
-    Action,
-    CompleteWorkflow,
-    CreateTimer,
-    SendEvent,
-)
+from wayline.core.actions import CompleteWorkflow
 from wayline.core.events import (
     ChildWorkflowCompleted,
     ChildWorkflowCreated,
     ChildWorkflowFailed,
     EventRaised,
+    EventSent,
     ExecutionCompleted,
     ExecutionResumed,
     ExecutionStalled,
@@ -35,6 +31,7 @@ from wayline.core.events import (
     Router,
     TaskFailed,
     TaskScheduled,
+    TimerCreated,
     TimerFired,
     WorkflowStarted,
     WorkflowStatus,
@@ -337,7 +334,7 @@ def plan_commit(
     for action in result.actions:
         recorded = action.to_event(now, instance.app_id)
         history.append(recorded)
-        _plan_action(action, recorded, instance, now, tasks, timers, children, messages)
+        _plan_step(recorded, instance, now, tasks, timers, children, messages)
         if isinstance(action, CompleteWorkflow):
             if action.status == WorkflowStatus.CONTINUED_AS_NEW:
                 restart = ContinueAsNew(
@@ -470,9 +467,7 @@ def plan_noop(claimed: ClaimedTurn, turn: TurnInput, now: datetime) -> TurnCommi
     )
 
 
-def new_child(
-    created: ChildWorkflowCreated, parent: InstanceRecord, parent_execution_id: str
-) -> NewInstance:
+def new_child(created: ChildWorkflowCreated, parent: InstanceRecord) -> NewInstance:
     """The instance that a parent's recorded ``ChildWorkflowCreated`` step starts (in
     the app the step names, or the parent's)."""
     target = created.router.target_app_id if created.router else None
@@ -485,7 +480,7 @@ def new_child(
             instance_id=parent.instance_id,
             name=parent.name,
             task_scheduled_id=created.event_id,
-            execution_id=parent_execution_id,
+            execution_id=parent.execution_id,
             propagation=created.propagation,
             app_id=parent.app_id,
         ),
@@ -508,8 +503,15 @@ def new_task(scheduled: TaskScheduled, app_id: str) -> NewTask:
     )
 
 
-def _plan_action(
-    action: Action,
+def timer_firing(created: TimerCreated) -> TimerFired | None:
+    """The firing a recorded ``TimerCreated`` step queues (None: the never-firing timer
+    of an indefinite wait)."""
+    if created.fire_at >= NEVER:
+        return None
+    return TimerFired(timestamp=created.fire_at, timer_id=created.event_id, fire_at=created.fire_at)
+
+
+def _plan_step(
     recorded: HistoryEvent,
     instance: InstanceRecord,
     now: datetime,
@@ -518,19 +520,19 @@ def _plan_action(
     children: list[NewInstance],
     messages: list[OutboundMessage],
 ) -> None:
+    """Queue what a step the turn recorded asks for."""
     if isinstance(recorded, TaskScheduled):
         tasks.append(new_task(recorded, instance.app_id))
-    elif isinstance(action, CreateTimer):
-        if action.fire_at < NEVER:
-            timers.append(
-                TimerFired(timestamp=action.fire_at, timer_id=action.id, fire_at=action.fire_at)
-            )
+    elif isinstance(recorded, TimerCreated):
+        firing = timer_firing(recorded)
+        if firing is not None:
+            timers.append(firing)
     elif isinstance(recorded, ChildWorkflowCreated):
-        children.append(new_child(recorded, instance, instance.execution_id))
-    elif isinstance(action, SendEvent):
+        children.append(new_child(recorded, instance))
+    elif isinstance(recorded, EventSent):
         messages.append(
             OutboundMessage(
-                instance_id=action.instance_id,
-                event=EventRaised(timestamp=now, name=action.name, input=action.input),
+                instance_id=recorded.instance_id,
+                event=EventRaised(timestamp=now, name=recorded.name, input=recorded.input),
             )
         )

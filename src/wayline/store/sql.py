@@ -142,7 +142,7 @@ class SqlStore:
             ReleaseTasks: tasks.release,
             CompleteTask: self._complete_task,
             PurgeInstance: purge.purge,
-            Unstall: self._unstall,
+            Unstall: suspension.unstall,
             StartRerun: self._start_rerun,
             AnnounceNode: nodes.announce,
             RetireNode: nodes.retire,
@@ -256,8 +256,11 @@ class SqlStore:
         row = cur.fetchone()
         return None if row is None else (row[0], row[1])
 
-    def _insert_instance(self, cur: Cursor, new: NewInstance, now: datetime) -> None:
-        """Insert (or replace a terminal) instance; raises if an active one exists."""
+    def _insert_instance(
+        self, cur: Cursor, new: NewInstance, now: datetime, *, queue_start: bool = True
+    ) -> None:
+        """Insert (or replace a terminal) instance and, unless told not to, queue its
+        start; raises if an active one exists."""
         cur.execute(
             "SELECT status, lease_token FROM instances WHERE instance_id = ?", (new.instance_id,)
         )
@@ -296,17 +299,18 @@ class SqlStore:
                 to_micros(visible_at),
             ),
         )
-        started = ExecutionStarted(
-            timestamp=now,
-            name=new.name,
-            instance_id=new.instance_id,
-            execution_id=new.execution_id,
-            input=new.input,
-            parent=parent,
-            scheduled_start=new.start_at,
-            router=Router.of_start(new.app_id, parent.app_id if parent else None),
-        )
-        self._insert_message(cur, new.instance_id, started, visible_at=visible_at)
+        if queue_start:
+            started = ExecutionStarted(
+                timestamp=now,
+                name=new.name,
+                instance_id=new.instance_id,
+                execution_id=new.execution_id,
+                input=new.input,
+                parent=parent,
+                scheduled_start=new.start_at,
+                router=Router.of_start(new.app_id, parent.app_id if parent else None),
+            )
+            self._insert_message(cur, new.instance_id, started, visible_at=visible_at)
 
     # ----- Store API: the blocking forms of the commands -----------------------------------
 
@@ -411,9 +415,8 @@ class SqlStore:
 
     def _start_rerun(self, cur: Cursor, command: StartRerun) -> None:
         new, commit = command.instance, command.commit
-        self._insert_instance(cur, new, commit.now)
         # Its copied history starts it: no start message.
-        cur.execute("DELETE FROM inbox WHERE instance_id = ?", (new.instance_id,))
+        self._insert_instance(cur, new, commit.now, queue_start=False)
         with self.pipeline(cur):
             finish = self._apply_commit(
                 cur,
@@ -424,16 +427,6 @@ class SqlStore:
                 version=1,
             )
         finish()
-
-    def _unstall(self, cur: Cursor, command: Unstall) -> int:
-        names = command.workflow_names
-        if names is not None and not names:
-            return 0
-        cur.execute(
-            suspension.unstall_sql(None if names is None else len(names)),
-            (*suspension.UNSTALL_PARAMS, command.app_id, *(names or ())),
-        )
-        return int(cur.rowcount)
 
     # ----- turns ---------------------------------------------------------------------------
 

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from wayline.core.events import WorkflowStatus
+from wayline.store.commands import Unstall
 from wayline.store.rows import Cursor, placeholders, to_micros
 
 SUSPEND = "ExecutionSuspended"
@@ -80,6 +81,18 @@ def accept(cur: Cursor, instance_id: str, kind: str, status: str, now: datetime)
             (status, to_micros(now), instance_id),
         )
     return status
+
+
+def unstall(cur: Cursor, command: Unstall) -> int:
+    """Let the stalled instances ``command`` names run again; returns how many."""
+    names = command.workflow_names
+    if names is not None and not names:
+        return 0
+    cur.execute(
+        unstall_sql(None if names is None else len(names)),
+        (*UNSTALL_PARAMS, command.app_id, *(names or ())),
+    )
+    return int(cur.rowcount)
 
 
 def unstall_sql(name_count: int | None, *, one_instance: bool = False) -> str:

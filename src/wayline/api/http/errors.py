@@ -43,13 +43,7 @@ def from_wayline_error(exc: WaylineError, operation_code: str) -> ApiError:
     ``operation_code`` is Dapr's catch-all code of the operation (e.g.
     ``ERR_PAUSE_WORKFLOW``), used with 500 for engine-side refusals.
     """
-    if isinstance(
-        exc,
-        InvalidInstanceIdError
-        | WorkflowNameMissingError
-        | EventNameMissingError
-        | InvalidRerunError,
-    ):
+    if isinstance(exc, _BAD_REQUEST):
         return ApiError(400, exc.error_code, str(exc))
     if isinstance(exc, PayloadTooLargeError):
         return ApiError(413, exc.error_code, str(exc))
