@@ -22,8 +22,10 @@ _UPSERT = (
 )
 
 
-def announce(cur: Cursor, command: AnnounceNode) -> list[NodeInfo]:
-    """Record (or renew) a node; returns every live node, itself included."""
+def announce(cur: Cursor, command: AnnounceNode, lock_clause: str = "") -> list[NodeInfo]:
+    """Record (or renew) a node, forget the nodes whose announcement ran out (every
+    process start is a new node: they would pile up); returns every live node,
+    itself included. Nodes doing this at once skip each other's rows."""
     node = command.node
     cur.execute(
         _UPSERT,
@@ -36,10 +38,16 @@ def announce(cur: Cursor, command: AnnounceNode) -> list[NodeInfo]:
             to_micros(command.until),
         ),
     )
+    now_us = to_micros(command.now)
+    cur.execute(
+        "DELETE FROM nodes WHERE node_id IN "
+        f"(SELECT node_id FROM nodes WHERE expires_at <= ?{lock_clause})",
+        (now_us,),
+    )
     cur.execute(
         "SELECT node_id, app_id, workflows, activities, remote_workers FROM nodes "
         "WHERE expires_at > ?",
-        (to_micros(command.now),),
+        (now_us,),
     )
     return [
         NodeInfo(

@@ -144,7 +144,7 @@ class SqlStore:
             PurgeInstance: purge.purge,
             Unstall: suspension.unstall,
             StartRerun: self._start_rerun,
-            AnnounceNode: nodes.announce,
+            AnnounceNode: lambda cur, command: nodes.announce(cur, command, self.claim_lock_clause),
             RetireNode: nodes.retire,
             PurgeExpired: lambda cur, command: purge.purge_expired(
                 cur, command, self.claim_lock_clause
