@@ -537,8 +537,12 @@ class Engine:
                 else []
             )
             return plan_termination(claimed, turn, now, children), None
-        if not self._runs_here(instance.name, self.registry.workflows):
-            return None  # claimed for a terminate that another turn consumed meanwhile
+        if instance.app_id != self.settings.app_id or not self._runs_here(
+            instance.name, self.registry.workflows
+        ):
+            # Claimed for a terminate (any node applies one, whatever the instance's app
+            # and workflow) that another turn consumed meanwhile: not ours to run.
+            return None
         if not turn.has_work:
             if not turn.consumed:
                 return None
