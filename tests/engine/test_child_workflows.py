@@ -144,6 +144,38 @@ def test_child_with_an_active_instance_id_fails_in_the_parent(
         assert client.get_workflow("taken").parent_instance_id is None
 
 
+@pytest.mark.parametrize(
+    ("child_id", "why"),
+    [("c/x", "character '/' is not allowed"), ("c" * 300, "exceeds the max length"), ("", "")],
+)
+def test_a_child_id_start_would_refuse_fails_the_child_task(
+    runtime: wayline.WorkflowRuntime, child_id: str, why: str
+) -> None:
+    @runtime.workflow
+    def leaf(ctx: wayline.WorkflowContext) -> Any:
+        return "ran"
+
+    @runtime.workflow
+    def parent(ctx: wayline.WorkflowContext) -> Any:
+        try:
+            yield ctx.call_child_workflow(leaf, instance_id=child_id)
+        except wayline.TaskFailedError as exc:
+            return [exc.details.error_type, str(exc)]
+        return "started"
+
+    with runtime:
+        client = runtime.client()
+        state = completed(client, client.start_workflow(parent, instance_id="p"))
+        if not child_id:  # no id given: the default one, "<parent>:<step>"
+            assert state.output == "started"
+            assert client.get_workflow("p:0001").runtime_status == "COMPLETED"
+            return
+        error_type, message = state.output
+        assert error_type == "InvalidInstanceIdError"
+        assert "cannot start child workflow 'leaf'" in message and why in message
+        assert [s.instance_id for s in client.list_workflows().workflows] == ["p"]
+
+
 def _tree(runtime: wayline.WorkflowRuntime) -> None:
     @runtime.workflow
     def leaf(ctx: wayline.WorkflowContext) -> Any:

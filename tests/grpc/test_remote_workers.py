@@ -425,6 +425,19 @@ def test_terminate_reaches_the_running_child(server: Server, sdk: SdkClient) -> 
     assert terminated["input"] == '"stopped"'
 
 
+def test_a_child_id_start_would_refuse_fails_the_parent(server: Server, sdk: SdkClient) -> None:
+    sdk.schedule("remote_holder", "rw-bad-child", "c/x")
+    done = sdk.wait("rw-bad-child")
+
+    assert done["runtime_status"] == "FAILED"
+    failure = done["failure"]
+    assert "cannot start child workflow 'remote_waiter'" in failure["message"]
+    assert "'/' is not allowed" in failure["message"]
+    assert sdk.state("c/x") is None
+    (failed,) = of_kind(history(server, "rw-bad-child"), "ChildWorkflowFailed")
+    assert failed["failure"]["error_type"] == "InvalidInstanceIdError"
+
+
 def test_child_workflows(server: Server, sdk: SdkClient) -> None:
     sdk.schedule("remote_parent", "rw-parent", 4)
     done = sdk.wait("rw-parent")

@@ -37,8 +37,9 @@ from wayline.core.events import (
     WorkflowStatus,
 )
 from wayline.core.executor import TurnResult
-from wayline.core.ids import new_execution_id
+from wayline.core.ids import child_instance_id, new_execution_id, validate_instance_id
 from wayline.core.versioning import Stall
+from wayline.errors import InvalidInstanceIdError
 from wayline.store.types import (
     ClaimedTurn,
     CommitOutcome,
@@ -350,6 +351,7 @@ def plan_commit(
                 parent = _parent_message(instance, recorded)
                 if parent is not None:
                     messages.append(parent)
+    _fail_invalid_child_ids(instance, now, children, messages)
     if refuse is not None:
         _refuse_unroutable(instance, now, refuse, tasks, children, messages)
     task_lease = None
@@ -380,6 +382,52 @@ def plan_commit(
     )
 
 
+def _fail_invalid_child_ids(
+    instance: InstanceRecord,
+    now: datetime,
+    children: list[NewInstance],
+    messages: list[OutboundMessage],
+) -> None:
+    """Fail, instead of creating, a child whose given id no API could address.
+
+    Ids the workflow gave are checked as a start checks them; the default id (the
+    parent's id and the step, which SDKs generate the same way) may exceed the
+    length limit in deep trees and is always accepted.
+    """
+    for child in list(children):
+        assert child.parent is not None
+        default = child_instance_id(instance.instance_id, child.parent.task_scheduled_id)
+        if child.instance_id == default:
+            continue
+        try:
+            validate_instance_id(child.instance_id)
+        except InvalidInstanceIdError as exc:
+            children.remove(child)
+            failure = FailureDetails(
+                error_type=type(exc).__name__,
+                message=f"cannot start child workflow '{child.name}': {exc}",
+                non_retriable=True,
+            )
+            _fail_child(instance, now, child, failure, messages)
+
+
+def _fail_child(
+    instance: InstanceRecord,
+    now: datetime,
+    child: NewInstance,
+    failure: FailureDetails,
+    messages: list[OutboundMessage],
+) -> None:
+    assert child.parent is not None
+    event = ChildWorkflowFailed(
+        timestamp=now,
+        task_scheduled_id=child.parent.task_scheduled_id,
+        failure=failure,
+        router=Router(child.app_id, instance.app_id),
+    )
+    messages.append(OutboundMessage(instance.instance_id, event, instance.execution_id))
+
+
 def _refuse_unroutable(
     instance: InstanceRecord,
     now: datetime,
@@ -400,15 +448,8 @@ def _refuse_unroutable(
     for child in list(children):
         failure = refuse("workflow", child.name, child.app_id)
         if failure is not None:
-            assert child.parent is not None
             children.remove(child)
-            event = ChildWorkflowFailed(
-                timestamp=now,
-                task_scheduled_id=child.parent.task_scheduled_id,
-                failure=failure,
-                router=Router(child.app_id, instance.app_id),
-            )
-            messages.append(OutboundMessage(instance.instance_id, event, instance.execution_id))
+            _fail_child(instance, now, child, failure, messages)
 
 
 def _take_tasks(tasks: list[NewTask], leasing: TaskLeasing) -> tuple[list[NewTask], int]:
