@@ -35,7 +35,7 @@ from wayline.core.executor import TurnResult, WorkflowExecutor, failure_from_exc
 from wayline.core.propagation import Propagated
 from wayline.core.registry import Registry
 from wayline.core.versioning import patch_mismatch, recorded_patches
-from wayline.engine import propagation
+from wayline.engine import logs, propagation
 from wayline.engine.activities import ActivityRunner
 from wayline.engine.cache import CachedInstance, InstanceCache
 from wayline.engine.clock import Clock, SystemClock
@@ -508,7 +508,7 @@ class Engine:
                 commit, entry = planned
                 await self._commit(instance, commit, entry)
             except LeaseLostError as exc:
-                log.warning("%s", exc)
+                logs.turn_lease_lost(iid, str(exc))
             except WorkerLostError as exc:
                 # Back to the store: claimed again, and sent again, once a worker is here.
                 log.info("turn of %r goes back to the queue: %s", iid, exc)
@@ -575,6 +575,7 @@ class Engine:
         finally:
             self._reserved_tasks -= leased
         self._remember(instance, commit, outcome, entry)
+        logs.turn_committed(instance, commit)
         for task in outcome.leased_tasks:
             self._start_task(task)
         if leased < len(commit.tasks):
@@ -779,10 +780,19 @@ class Engine:
         lease = self.settings.turn_lease
         while True:
             await asyncio.sleep(lease.total_seconds() / 3)
-            with contextlib.suppress(Exception):  # a failed renewal is retried; fencing holds
-                await self._write(
+            try:
+                kept = await self._write(
                     ExtendTurnLease(instance_id, lease_token, self.clock.now() + lease)
                 )
+            except Exception:  # a failed renewal is retried; fencing holds
+                continue
+            if not kept:
+                logs.turn_lease_lost(
+                    instance_id,
+                    f"the lease on workflow instance '{instance_id}' was taken over by "
+                    "another node while a remote worker ran its turn; that node redoes it",
+                )
+                return
 
     async def _propagated_to(
         self, instance: InstanceRecord, history: list[Any], new_events: list[Any]
@@ -877,7 +887,9 @@ class Engine:
         futures = [self._write(CompleteTask(task, result, now)) for task, result in batch]
         outcomes = await asyncio.gather(*futures, return_exceptions=True)
         for (task, _), outcome in zip(batch, outcomes, strict=True):
-            if isinstance(outcome, BaseException):
+            if outcome is False:
+                logs.result_discarded(task)
+            elif isinstance(outcome, BaseException):
                 log.error(
                     "recording the result of activity %r failed (%s); it will re-run",
                     task.name,
