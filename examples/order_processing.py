@@ -57,7 +57,7 @@ def order_processing_workflow(ctx: wf.DaprWorkflowContext, order: dict):
         yield ctx.call_activity(request_approval_activity, input=order)
         ctx.set_custom_status("waiting-for-approval")
         approval = ctx.wait_for_external_event("approval_event")
-        timeout = ctx.create_timer(timedelta(seconds=30))
+        timeout = ctx.create_timer(timedelta(minutes=10))
         winner = yield wf.when_any([approval, timeout])
         if winner == timeout:
             yield ctx.call_activity(

@@ -9,30 +9,22 @@ skipped, except under ``CI=true``, where it fails.
 
 from __future__ import annotations
 
-import os
 import shutil
 import subprocess
 from pathlib import Path
 
-import pytest
-from grpc_support import VENV_CACHE
+from grpc_support import VENV_CACHE, install_failed, unavailable
 
 JS_DIR = Path(__file__).with_name("js")
 PACKAGE = "@dapr/durabletask-js"
 PROJECT_FILES = ("package.json", "package-lock.json")
 
 
-def _unavailable(reason: str) -> None:
-    if os.environ.get("CI", "").lower() == "true":
-        pytest.fail(f"{reason} (required under CI=true)")
-    pytest.skip(reason)
-
-
 def node_project() -> Path:
     """A directory whose ``node_modules`` holds exactly ``tests/grpc/js/package.json``."""
     missing = [tool for tool in ("node", "npm") if shutil.which(tool) is None]
     if missing:
-        _unavailable(f"{' and '.join(missing)} not on PATH: cannot run the {PACKAGE} test")
+        unavailable(f"{' and '.join(missing)} not on PATH: cannot run the {PACKAGE} test")
     target = VENV_CACHE / "durabletask-js-1.0.0"
     marker = target / ".ready"
     sources = [JS_DIR / name for name in PROJECT_FILES if (JS_DIR / name).is_file()]
@@ -50,9 +42,6 @@ def node_project() -> Path:
         command, cwd=target, capture_output=True, text=True, timeout=600, check=False
     )
     if result.returncode != 0 or not installed.is_file():
-        pytest.fail(
-            f"{' '.join(command)} failed in {target} ({result.returncode}):\n"
-            f"{result.stdout[-2000:]}\n{result.stderr[-3000:]}"
-        )
+        install_failed(PACKAGE, target, result.stderr or result.stdout)
     marker.write_text(wanted)
     return target

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import socket
 import subprocess
 import sys
@@ -158,7 +159,9 @@ def test_errors_have_dapr_codes_and_change_nothing(
     assert http.get("/wayline/v1/instances/count").json()["count"] == before
 
 
-def test_duplicate_active_start_and_purge_of_running_are_500(http: httpx.Client) -> None:
+def test_duplicate_active_start_purge_of_running_and_pause_of_finished_are_500(
+    http: httpx.Client,
+) -> None:
     base = "/v1.0/workflows/dapr"
     url = f"{base}/order_processing_workflow/start?instanceID=dup-1"
     assert http.post(url, content=ORDER).status_code == 202
@@ -171,6 +174,10 @@ def test_duplicate_active_start_and_purge_of_running_are_500(http: httpx.Client)
     bad = http.post(f"{base}/dup-1/terminate", content=b"{not json")
     assert (bad.status_code, bad.json()["errorCode"]) == (400, "ERR_MALFORMED_REQUEST")
     assert http.get(f"{base}/dup-1").json()["runtimeStatus"] != "TERMINATED"
+    assert http.post(f"{base}/dup-1/terminate").status_code == 202
+    _status(http, "v1.0", "dup-1", "TERMINATED")
+    pause = http.post(f"{base}/dup-1/pause")  # a finished instance cannot be paused
+    assert (pause.status_code, pause.json()["errorCode"]) == (500, "ERR_PAUSE_WORKFLOW")
 
 
 def test_wayline_api_lists_counts_and_shows_history(http: httpx.Client) -> None:
@@ -290,3 +297,43 @@ def test_serve_refuses_a_bad_retention_duration(tmp_path: Path) -> None:
     assert done.stderr.strip().splitlines() == [
         "error: retention: 'a while' is not a duration: write e.g. 30s, 15m, 24h, 7d or 1h30m"
     ]
+
+
+def _readme_walkthrough() -> list[str]:
+    """The curl commands of the README's server section, continuation lines joined."""
+    readme = (ROOT / "README.md").read_text()
+    block = readme.split("# An order over $5,000", 1)[1].split("```", 1)[0]
+    commands: list[str] = []
+    pending = ""
+    for line in block.splitlines():
+        pending += line.rstrip("\\").strip() + " "
+        if not line.endswith("\\"):
+            if pending.startswith("curl"):
+                commands.append(pending.strip())
+            pending = ""
+    return commands
+
+
+def test_the_readme_curl_walkthrough_works_as_written(http: httpx.Client) -> None:
+    """Each command answers the status its comment shows, and the instance reaches
+    the state the comment names (a person reads the output before the next one)."""
+    commands = _readme_walkthrough()
+    assert len(commands) == 10
+    statuses = ("RUNNING", "SUSPENDED", "COMPLETED", "TERMINATED")
+    for command in commands:
+        shown = command.split("#", 1)[1].strip()
+        url = re.search(r"(/v1\.0/\S+?)[\"' ]", command)
+        assert url is not None, command
+        iid = re.search(r"/dapr/(\d+)|instanceID=(\d+)", command)
+        assert iid is not None, command
+        run = command.replace("http://localhost:3500", str(http.base_url).rstrip("/"))
+        out = subprocess.run(
+            ["bash", "-c", run.split(" #", 1)[0]], capture_output=True, text=True, timeout=30
+        ).stdout
+        code = out.split()[1]
+        assert code == shown[:3], f"{command}\n{out}"
+        status = next((s for s in statuses if s in shown), None)
+        if status is not None:
+            _status(http, "v1.0", iid.group(1) or iid.group(2), status)
+        if "instanceID" in shown:
+            assert out.rstrip().endswith(shown.split(" ", 1)[1]), out
