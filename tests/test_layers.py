@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ast
+import sys
 from pathlib import Path
 
 SRC = Path(__file__).resolve().parents[1] / "src" / "wayline"
@@ -56,6 +57,53 @@ def test_every_module_respects_the_layers() -> None:
         for imported in _imports(path) - ALLOWED[layer]:
             violations.append(f"{path.relative_to(SRC)} imports wayline.{imported}")
     assert not violations, "layering violations:\n" + "\n".join(violations)
+
+
+# The third-party packages each part may import (beyond the standard library): the
+# engine, the kernel and the client speak no wire format and need no server.
+THIRD_PARTY: dict[str, set[str]] = {
+    "core": set(),
+    "store": {"psycopg", "psycopg_pool"},
+    "engine": set(),
+    "client": set(),
+    "runtime": set(),
+    "errors": set(),
+    "_proto": {"google"},
+    "api/http": {"starlette"},
+    "api/grpc": {"grpc", "google"},
+    "api/dapr_state": set(),
+    "api/__init__": set(),
+    "cli": {"httpx"},
+    "server": {"uvicorn"},
+    "__init__": set(),
+    "__main__": set(),
+    "aio": set(),
+}
+
+
+def _part(path: Path) -> str:
+    rel = path.relative_to(SRC).parts
+    return "/".join(rel[:2]).removesuffix(".py") if rel[0] == "api" else _layer(path)
+
+
+def test_every_module_imports_only_its_third_party_packages() -> None:
+    stdlib = set(sys.stdlib_module_names) | {"__future__", "wayline"}
+    violations = []
+    for path in sorted(SRC.rglob("*.py")):
+        part = _part(path)
+        assert part in THIRD_PARTY, f"{path}: add its part to THIRD_PARTY"
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            names = []
+            if isinstance(node, ast.Import):
+                names = [a.name.split(".")[0] for a in node.names]
+            elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+                names = [node.module.split(".")[0]]
+            violations += [
+                f"{path.relative_to(SRC)} imports {name}"
+                for name in names
+                if name not in stdlib and name not in THIRD_PARTY[part]
+            ]
+    assert not violations, "third-party imports outside their part:\n" + "\n".join(violations)
 
 
 def test_core_uses_only_the_standard_library() -> None:

@@ -108,9 +108,9 @@ def plan_rerun(
                 event, instance_id=child_id, rerun_parent_instance_id=rerun_from
             )
             children.append(new_child(event, rerun))
-        elif isinstance(event, TimerCreated) and unfinished and (firing := timer_firing(event)):
+        elif isinstance(event, TimerCreated) and unfinished:
             event = dataclasses.replace(event, rerun_parent_instance_id=rerun_from)
-            timers.append(firing)
+            timers.append(timer_firing(event))
         copied.append(event)
     instance = NewInstance(
         instance_id=request.new_instance_id,

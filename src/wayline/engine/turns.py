@@ -10,7 +10,7 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 
 from wayline.core.actions import CompleteWorkflow
 from wayline.core.events import (
@@ -52,9 +52,6 @@ from wayline.store.types import (
     TaskLease,
     TurnCommit,
 )
-
-# durabletask's "optional" timer of an indefinite wait: recorded, never fired.
-NEVER = datetime(9999, 12, 31, 23, 59, 59, tzinfo=UTC)
 
 
 @dataclass
@@ -544,11 +541,9 @@ def new_task(scheduled: TaskScheduled, app_id: str) -> NewTask:
     )
 
 
-def timer_firing(created: TimerCreated) -> TimerFired | None:
-    """The firing a recorded ``TimerCreated`` step queues (None: the never-firing timer
-    of an indefinite wait)."""
-    if created.fire_at >= NEVER:
-        return None
+def timer_firing(created: TimerCreated) -> TimerFired:
+    """The firing a recorded ``TimerCreated`` step queues (at its time; a worker's
+    indefinite wait asks for one at the end of year 9999, which never comes)."""
     return TimerFired(timestamp=created.fire_at, timer_id=created.event_id, fire_at=created.fire_at)
 
 
@@ -565,9 +560,7 @@ def _plan_step(
     if isinstance(recorded, TaskScheduled):
         tasks.append(new_task(recorded, instance.app_id))
     elif isinstance(recorded, TimerCreated):
-        firing = timer_firing(recorded)
-        if firing is not None:
-            timers.append(firing)
+        timers.append(timer_firing(recorded))
     elif isinstance(recorded, ChildWorkflowCreated):
         children.append(new_child(recorded, instance))
     elif isinstance(recorded, EventSent):

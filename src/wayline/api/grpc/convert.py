@@ -30,7 +30,6 @@ from wayline.core.executor import TurnResult
 from wayline.core.propagation import Propagated, PropagationScope
 from wayline.core.versioning import Stall, StallReason
 from wayline.engine.remote import TurnWork, WorkItem
-from wayline.engine.turns import NEVER
 
 STATUS_TO_PROTO: dict[ev.WorkflowStatus, opb.OrchestrationStatus] = {
     ev.WorkflowStatus.RUNNING: opb.ORCHESTRATION_STATUS_RUNNING,
@@ -54,6 +53,9 @@ _STALLED_REASONS = {
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 #: durabletask's "never fires" timer of an indefinite wait_for_external_event.
 SENTINEL_FIRE_AT = timestamp_pb2.Timestamp(seconds=253402300799, nanos=999999999)
+# That sentinel as stored (to the microsecond): durabletask's "optional" timer of an
+# indefinite wait. The engine queues it like any timer; its time never comes.
+NEVER = datetime(9999, 12, 31, 23, 59, 59, tzinfo=UTC)
 
 
 def timestamp(moment: datetime) -> timestamp_pb2.Timestamp:
