@@ -116,7 +116,7 @@ def test_full_lifecycle_table_and_json(server: Server) -> None:
         "TIMESTAMP",
         "KIND",
         "NAME",
-        "PAYLOAD",
+        "DETAIL",
     ]
     assert "EventRaised" in history_table.stdout and '{"ok": true}' in history_table.stdout
     events = as_json(history_json)["events"]

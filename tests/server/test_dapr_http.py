@@ -295,7 +295,8 @@ def test_serve_refuses_a_bad_retention_duration(tmp_path: Path) -> None:
     )
     assert done.returncode == 2
     assert done.stderr.strip().splitlines() == [
-        "error: retention: 'a while' is not a duration: write e.g. 30s, 15m, 24h, 7d or 1h30m"
+        "error: --retention-failed (or WAYLINE_RETENTION_FAILED): 'a while' is not a duration: "
+        "write e.g. 30s, 15m, 24h, 7d or 1h30m"
     ]
 
 

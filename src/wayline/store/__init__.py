@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 from wayline.errors import StoreError
@@ -45,8 +46,9 @@ def open_store(url: str | Path | Store | None = None) -> Store:
             ) from exc
         return PostgresStore(text)
     if "://" in text:
+        shown = re.sub(r"(://[^:/@]+):[^@]*@", r"\1:***@", text)  # never show a password
         raise StoreError(
-            f"unknown store URL {text!r}; use sqlite:///path.db or postgresql://user@host/db"
+            f"unknown store URL {shown!r}; use sqlite:///path.db or postgresql://user@host/db"
         )
     from wayline.store.sqlite import SqliteStore
 

@@ -37,6 +37,7 @@ class GrpcServer:
             from and hand answers to; the engine running the store's work holds it.
         host, port: where to listen (port 0 picks a free one; see ``port`` after start).
         api_token: when set, every call must carry it as ``dapr-api-token`` metadata.
+        tls: ``(certificate chain PEM, private key PEM)`` to serve over TLS; None: plaintext.
     """
 
     def __init__(
@@ -47,8 +48,10 @@ class GrpcServer:
         host: str = "127.0.0.1",
         port: int = DEFAULT_GRPC_PORT,
         api_token: str | None = None,
+        tls: tuple[bytes, bytes] | None = None,
     ) -> None:
         self.host = host
+        self._tls = tls
         self.port = port
         self._taskhub = TaskHubService(client, hub)
         interceptors = [ApiTokenInterceptor(api_token)] if api_token else []
@@ -61,7 +64,12 @@ class GrpcServer:
         """Bind and start serving; returns the bound port."""
         address = f"[{self.host}]:{self.port}" if ":" in self.host else f"{self.host}:{self.port}"
         try:
-            bound = self._server.add_insecure_port(address)
+            if self._tls is None:
+                bound = self._server.add_insecure_port(address)
+            else:
+                chain, key = self._tls
+                credentials = grpc.ssl_server_credentials([(key, chain)])
+                bound = self._server.add_secure_port(address, credentials)
         except RuntimeError as exc:
             raise OSError(
                 f"cannot listen for gRPC on {address} ({exc}); use --grpc-port to pick another"
