@@ -621,37 +621,50 @@ class WorkflowClient:
         self,
         operation: str,
         *,
+        instance_ids: Collection[str] | None = None,
+        recursive: bool = True,
+        force: bool = False,
         progress: Callable[[int], None] | None = None,
         **filters: Any,
     ) -> BulkResult:
-        """Apply ``terminate``, ``pause``, ``resume`` or ``purge`` to every match.
+        """Apply ``terminate``, ``pause``, ``resume`` or ``purge`` to many instances.
 
-        ``filters`` are those of :meth:`list_workflows` (without paging). An
-        instance that refuses (e.g. purging a running one) is reported in
-        ``failed`` and does not stop the rest. ``progress`` gets the running count.
+        The instances are those matching ``filters`` (those of :meth:`list_workflows`,
+        without paging) or, instead, the given ``instance_ids``. An instance that
+        refuses (e.g. purging a running one) is reported in ``failed`` and does not
+        stop the rest; one that is gone meanwhile (purged with its parent) is
+        skipped. ``recursive`` and ``force`` are those of terminate/purge.
+        ``affected`` counts the instances changed, for purge the children removed
+        with them too. ``progress`` gets the running count.
         """
         if operation not in BULK_OPERATIONS:
             raise ValueError(f"unknown bulk operation {operation!r}; use one of {BULK_OPERATIONS}")
-        actions: dict[str, Callable[[str], Any]] = {
-            "terminate": self.terminate_workflow,
+        if instance_ids is not None and filters:
+            raise ValueError("give instance_ids or filters, not both")
+        actions: dict[str, Callable[[str], int | None]] = {
+            "terminate": lambda iid: self.terminate_workflow(iid, recursive=recursive),
             "pause": self.pause_workflow,
             "resume": self.resume_workflow,
-            "purge": self.purge_workflow,
+            "purge": lambda iid: self.purge_workflow(iid, recursive, force=force),
         }
         action = actions[operation]
         affected = 0
         failed: dict[str, str] = {}
         # Collect ids first: purging while paging would shift the pages under us.
-        ids = [state.instance_id for state in self.iter_workflows(page_size=500, **filters)]
+        ids = (
+            list(instance_ids)
+            if instance_ids is not None
+            else [state.instance_id for state in self.iter_workflows(page_size=500, **filters)]
+        )
         for instance_id in ids:
             try:
-                action(instance_id)
+                changed = action(instance_id)
             except InstanceNotFoundError:
                 continue  # purged meanwhile, e.g. as the child of an earlier match
             except WaylineError as exc:
                 failed[instance_id] = str(exc)
                 continue
-            affected += 1
+            affected += 1 if changed is None else changed
             if progress is not None:
                 progress(affected)
         return BulkResult(operation=operation, affected=affected, failed=failed)

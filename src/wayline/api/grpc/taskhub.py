@@ -27,7 +27,7 @@ from wayline.api.grpc.workers import WorkerService, serialize_work_item
 from wayline.client import WorkflowClient, WorkflowState
 from wayline.core.serde import RawPayload
 from wayline.engine.remote import WorkerHub
-from wayline.errors import InstanceNotFoundError, WaylineError
+from wayline.errors import InstanceNotFoundError
 
 SERVICE = "TaskHubSidecarService"
 DEFAULT_LIST_PAGE_SIZE = 1024
@@ -294,17 +294,6 @@ class TaskHubService:
             filters["created_after"] = convert.from_timestamp(flt.createdTimeFrom)
         if flt.HasField("createdTimeTo"):
             filters["created_before"] = convert.from_timestamp(flt.createdTimeTo)
-        ids = [
-            state.instance_id
-            for state in self.client.iter_workflows(page_size=500, **filters)
-            if force or state.runtime_status.is_terminal
-        ]
-        count = 0
-        for instance_id in ids:
-            try:
-                count += self.client.purge_workflow(instance_id, recursive=recursive, force=force)
-            except InstanceNotFoundError:
-                continue  # purged meanwhile, e.g. as the child of an earlier match
-            except WaylineError:
-                continue  # a child still running: that tree stays, the rest goes
-        return count
+        # Instances still running (without force) stay, as their refusals say.
+        result = self.client.bulk("purge", recursive=recursive, force=force, **filters)
+        return result.affected
