@@ -107,7 +107,7 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument(
         "--max-body-bytes",
         type=int,
-        default=_env_number("WAYLINE_MAX_BODY_BYTES", 4 * 1024 * 1024, int),
+        default=os.environ.get("WAYLINE_MAX_BODY_BYTES") or None,  # argparse applies int
         help="largest request body (env WAYLINE_MAX_BODY_BYTES; default 4 MiB)",
     )
     serve.add_argument("--log-level", default=os.environ.get("WAYLINE_LOG_LEVEL", "info"))

@@ -53,7 +53,7 @@ from wayline.store import Store, open_store
 from wayline.store.commands import StartRerun
 from wayline.store.types import AppendResult, InstanceQuery, InstanceRecord, NewInstance
 
-DEFAULT_MAX_PAYLOAD_BYTES = 4 * 1024 * 1024
+DEFAULT_MAX_PAYLOAD_BYTES = serde.MAX_PAYLOAD_BYTES
 
 
 @dataclass(frozen=True)

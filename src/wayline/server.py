@@ -303,7 +303,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         port=args.port,
         grpc_port=args.grpc_port,
         api_token=args.api_token or None,
-        max_body_bytes=args.max_body_bytes,
+        max_body_bytes=(
+            DEFAULT_MAX_BODY_BYTES if args.max_body_bytes is None else args.max_body_bytes
+        ),
         settings=settings,
         log_level=args.log_level,
     )

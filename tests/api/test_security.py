@@ -149,3 +149,25 @@ def test_bigger_event_gets_413_and_is_not_delivered(small_server: httpx.Client) 
         http.post("/v1.0/workflows/dapr/waits-small/raiseEvent/go", content=b"1").status_code == 202
     )
     wait_status(http, "waits-small", "COMPLETED")
+
+
+@pytest.mark.parametrize("configured", ["default", "env"])
+def test_the_body_limit_is_4_mib_unless_configured(
+    make_server: Callable[..., Server], configured: str
+) -> None:
+    """One constant sets the default (4 MiB) for the HTTP body and the payloads behind it;
+    WAYLINE_MAX_BODY_BYTES replaces it, as --max-body-bytes does."""
+    limit = 4 * 1024 * 1024 if configured == "default" else 2048
+    env = {"WAYLINE_MAX_BODY_BYTES": "2048"} if configured == "env" else {}
+    server = make_server(env=env)
+    with server.client() as http:
+        response = http.post(
+            "/v1.0/workflows/dapr/echo/start?instanceID=over", content=_payload(limit + 1)
+        )
+        assert response.status_code == 413
+        assert str(limit) in response.json()["message"]
+        assert http.get("/v1.0/workflows/dapr/over").status_code == 404
+        fits = http.post("/v1.0/workflows/dapr/echo/start?instanceID=fits", content=_payload(limit))
+        assert fits.status_code == 202, fits.text
+        wait_status(http, "fits", "COMPLETED")
+    server.stop()

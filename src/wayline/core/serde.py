@@ -12,6 +12,11 @@ from typing import Any
 
 from wayline.errors import SerializationError
 
+#: The largest serialized payload (input, output, event data) and request body
+#: accepted by default: 4 MiB, grpc's default receive size, which the Dapr SDK
+#: workers keep, so whatever Wayline accepts can also reach a worker.
+MAX_PAYLOAD_BYTES = 4 * 1024 * 1024
+
 
 def _encode_extra(value: Any) -> Any:
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
