@@ -41,7 +41,17 @@ def _required_id(instance_id: str) -> str:
 
 
 def _payload(data: bytes) -> RawPayload | None:
-    return RawPayload(data.decode("utf-8", errors="replace")) if data else None
+    """Raw bytes as payload text (checked by the client); not UTF-8: refused."""
+    if not data:
+        return None
+    try:
+        return RawPayload(data.decode("utf-8"))
+    except UnicodeDecodeError as exc:
+        raise RpcError(
+            grpc.StatusCode.INVALID_ARGUMENT,
+            f"ERR_MALFORMED_REQUEST: the payload is not UTF-8 text (byte {data[exc.start]:#04x} "
+            f"at offset {exc.start}); send UTF-8 (JSON always is)",
+        ) from exc
 
 
 class DaprRuntimeWorkflowService:

@@ -6,7 +6,6 @@ document served at ``/wayline/v1/openapi.json`` (built in ``openapi.py``).
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Callable
 from datetime import datetime
@@ -18,6 +17,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from wayline.api.dapr_state import rfc3339
+from wayline.api.http.bodies import json_object
 from wayline.api.http.errors import ApiError, error_response, from_wayline_error
 from wayline.api.http.openapi import openapi_document
 from wayline.client import BULK_OPERATIONS, WorkflowClient, WorkflowState
@@ -257,9 +257,10 @@ class WaylineApi:
         ``newInstanceID``, ``input`` (given: it replaces the activity's input, unless
         ``overwriteInput`` is false) and ``newChildWorkflowInstanceID``."""
         try:
-            body = json.loads(await request.body() or b"{}")
-            if not isinstance(body, dict):
-                raise ValueError("the body must be a JSON object")
+            body = json_object(await request.body())
+        except ApiError as exc:
+            return error_response(exc.status, exc.code, exc.message)
+        try:
             unknown = sorted(set(body) - _RERUN_FIELDS)
             if unknown:
                 raise ValueError(f"unknown field {unknown[0]!r}")
@@ -278,7 +279,7 @@ class WaylineApi:
                 if value is not None and not isinstance(value, str):
                     raise ValueError(f"{field} must be a string")
                 names[keyword] = value or None
-        except (ValueError, RecursionError) as exc:
+        except ValueError as exc:
             return error_response(400, "ERR_MALFORMED_REQUEST", f"bad request body: {exc}")
         try:
             new_id = await self._call(
@@ -302,14 +303,8 @@ class WaylineApi:
                 "ERR_NOT_FOUND",
                 f"unknown bulk operation {operation!r}; use one of {', '.join(BULK_OPERATIONS)}",
             )
-        raw = await request.body()
         try:
-            body = json.loads(raw) if raw.strip() else {}
-            if not isinstance(body, dict):
-                raise ValueError("the body must be a JSON object of filters")
-        except ValueError as exc:
-            return error_response(400, "ERR_MALFORMED_REQUEST", f"bad request body: {exc}")
-        try:
+            body = json_object(await request.body())
             unknown = sorted(set(body) - _BODY_FILTERS)
             if unknown:
                 raise ApiError(

@@ -1,0 +1,210 @@
+"""Bad input over gRPC: INVALID_ARGUMENT and no effect, never INTERNAL or UNKNOWN.
+
+The gRPC twins of the HTTP cases of issue 11: payloads that would not survive a
+round trip (NaN, Infinity, 1e999, integers over 4300 digits, deep nesting, bytes
+that are not UTF-8), results of that kind from a worker (the task or workflow
+fails with a SerializationError), out-of-range times and continuation tokens.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+
+import grpc
+import pytest
+from google.protobuf import empty_pb2
+from grpc_support import Server
+from test_raw_rpcs import DAPR, TASKHUB, Calls
+from test_worker_protocol import Hub, RawWorker, done
+
+from wayline._proto.daprrt import workflow_pb2 as rt
+from wayline._proto.dt import orchestration_pb2 as opb
+from wayline._proto.dt import orchestrator_actions_pb2 as apb
+from wayline._proto.dt import orchestrator_service_pb2 as pb
+
+INVALID = grpc.StatusCode.INVALID_ARGUMENT
+BAD_TEXTS = [
+    "1" * 5000,
+    '{"n": ' + "7" * 4301 + "}",
+    "NaN",
+    "[Infinity]",
+    "1e999",
+    '"\\ud800"',
+    "[" * 200_000,
+]
+
+
+@pytest.fixture(scope="module")
+def channel(server: Server) -> Iterator[grpc.Channel]:
+    with grpc.insecure_channel(server.grpc_target) as ch:
+        yield ch
+
+
+@pytest.fixture(scope="module")
+def calls(channel: grpc.Channel) -> Calls:
+    return Calls(channel)
+
+
+@pytest.fixture(scope="module")
+def waiting(calls: Calls) -> str:
+    """An instance waiting for the event "never" (local workflow wait_wf)."""
+    calls.start("wait_wf", "bad-waiting", "1")
+    request = pb.GetInstanceRequest(instanceId="bad-waiting")
+    calls(TASKHUB + "WaitForInstanceStart", request, pb.GetInstanceResponse)
+    return "bad-waiting"
+
+
+def _ids(calls: Calls) -> list[str]:
+    reply = calls(
+        TASKHUB + "ListInstanceIDs", pb.ListInstanceIDsRequest(), pb.ListInstanceIDsResponse
+    )
+    return sorted(reply.instanceIds)
+
+
+def _history_length(calls: Calls, instance_id: str) -> int:
+    request = pb.GetInstanceHistoryRequest(instanceId=instance_id)
+    return len(calls(TASKHUB + "GetInstanceHistory", request, pb.GetInstanceHistoryResponse).events)
+
+
+@pytest.mark.parametrize("text", BAD_TEXTS, ids=lambda t: t[:12])
+def test_start_raise_terminate_refuse_payloads_that_would_change(
+    calls: Calls, waiting: str, text: str
+) -> None:
+    before = (_ids(calls), _history_length(calls, waiting))
+    start = pb.CreateInstanceRequest(instanceId="bad-new", name="echo_wf")
+    start.input.value = text
+    raise_event = pb.RaiseEventRequest(instanceId=waiting, name="never")
+    raise_event.input.value = text
+    terminate = pb.TerminateRequest(instanceId=waiting)
+    terminate.output.value = text
+    for method, request, response in (
+        ("StartInstance", start, pb.CreateInstanceResponse),
+        ("RaiseEvent", raise_event, pb.RaiseEventResponse),
+        ("TerminateInstance", terminate, pb.TerminateResponse),
+    ):
+        code, details = calls.code(TASKHUB + method, request, response)
+        assert code == INVALID, (method, details)
+        assert details.startswith("ERR_MALFORMED_REQUEST: ")
+    dapr_start = rt.StartWorkflowRequest(
+        instance_id="bad-new", workflow_name="echo_wf", input=text.encode()
+    )
+    dapr_raise = rt.RaiseEventWorkflowRequest(
+        instance_id=waiting, event_name="never", event_data=text.encode()
+    )
+    assert calls.code(DAPR + "StartWorkflowBeta1", dapr_start, rt.StartWorkflowResponse)[0] == (
+        INVALID
+    )
+    assert calls.code(DAPR + "RaiseEventWorkflowBeta1", dapr_raise, empty_pb2.Empty)[0] == (INVALID)
+    assert (_ids(calls), _history_length(calls, waiting)) == before
+    assert calls.get(waiting).workflowState.workflowStatus == opb.ORCHESTRATION_STATUS_RUNNING
+
+
+def test_strings_that_are_not_utf8_are_invalid_argument(calls: Calls, waiting: str) -> None:
+    """A protobuf string field with bad UTF-8 cannot even be decoded: that was UNKNOWN."""
+    before = _ids(calls)
+    start = pb.CreateInstanceRequest(instanceId="bad-utf8", name="echo_wf")
+    start.input.value = "XX"
+    raw = start.SerializeToString().replace(b"XX", b"\xff\xfe")
+    method = calls.channel.unary_unary(
+        TASKHUB + "StartInstance",
+        request_serializer=lambda _: raw,
+        response_deserializer=pb.CreateInstanceResponse.FromString,
+    )
+    with pytest.raises(grpc.RpcError) as info:
+        method(start, timeout=10)
+    assert info.value.code() == INVALID
+    assert "UTF-8" in (info.value.details() or "")
+    # Dapr's runtime RPCs carry payloads as bytes: those must be UTF-8 text too.
+    for path, request, response in (
+        (
+            DAPR + "StartWorkflowAlpha1",
+            rt.StartWorkflowRequest(instance_id="bad-utf8", workflow_name="echo_wf", input=b"\xe9"),
+            rt.StartWorkflowResponse,
+        ),
+        (
+            DAPR + "RaiseEventWorkflowBeta1",
+            rt.RaiseEventWorkflowRequest(
+                instance_id=waiting, event_name="never", event_data=b'"caf\xe9"'
+            ),
+            empty_pb2.Empty,
+        ),
+    ):
+        code, details = calls.code(path, request, response)
+        assert code == INVALID and "not UTF-8" in details
+    assert _ids(calls) == before
+
+
+def test_text_that_is_not_json_still_passes_through(calls: Calls) -> None:
+    for iid, text in (("bad-ok-1", "NaN is a word"), ("bad-ok-2", "naïve 😀")):
+        calls.start("echo_wf", iid, text)
+        state = calls.wait_done(iid).workflowState
+        assert state.workflowStatus == opb.ORCHESTRATION_STATUS_COMPLETED
+        assert state.input.value == text
+        assert json.loads(state.output.value) == text
+
+
+# ----- results from a worker ------------------------------------------------------------
+
+
+@pytest.fixture
+def hub(channel: grpc.Channel) -> Hub:
+    return Hub(channel)
+
+
+@pytest.fixture
+def worker(channel: grpc.Channel) -> Iterator[RawWorker]:
+    w = RawWorker(channel)
+    yield w
+    w.close()
+
+
+@pytest.mark.parametrize("result", ["NaN", "[1, -Infinity]", "1e999", "9" * 4301])
+def test_an_activity_result_that_would_change_fails_the_task(
+    hub: Hub, worker: RawWorker, result: str
+) -> None:
+    iid = f"bad-act-{abs(hash(result)) % 10**8}"
+    hub.start("raw_flow", iid, '"x"')
+    schedule = apb.WorkflowAction(id=1)
+    schedule.scheduleTask.name = "raw_act"
+    schedule.scheduleTask.input.value = '"x"'
+    hub.complete_turn(worker.next(), schedule)
+    activity = worker.next()
+    assert activity.WhichOneof("request") == "activityRequest"
+    hub.complete_activity(activity, result)
+    turn = worker.next().workflowRequest
+    assert [e.WhichOneof("eventType") for e in turn.newEvents] == ["workflowStarted", "taskFailed"]
+    failure = turn.newEvents[1].taskFailed.failureDetails
+    assert failure.errorType == "SerializationError"
+    assert "round trip" in failure.errorMessage
+    hub.complete_turn(pb.WorkItem(workflowRequest=turn), done(2, '"handled"'))
+    assert hub.wait_done(iid).workflowState.output.value == '"handled"'
+
+
+@pytest.mark.parametrize("where", ["output", "activity input", "child input", "event data"])
+def test_a_turn_carrying_nan_fails_the_workflow(hub: Hub, worker: RawWorker, where: str) -> None:
+    iid = "bad-turn-" + where.replace(" ", "-")
+    hub.start("raw_flow", iid, '"x"')
+    action = apb.WorkflowAction(id=1)
+    if where == "output":
+        action = done(1, '{"score": NaN}')
+    elif where == "activity input":
+        action.scheduleTask.name = "raw_act"
+        action.scheduleTask.input.value = "Infinity"
+    elif where == "child input":
+        action.createChildWorkflow.name = "raw_flow"
+        action.createChildWorkflow.instanceId = iid + "-child"
+        action.createChildWorkflow.input.value = "-1e999"
+    else:
+        action.sendEvent.instance.instanceId = "bad-waiting"
+        action.sendEvent.name = "never"
+        action.sendEvent.data.value = "[NaN]"
+    hub.complete_turn(worker.next(), action)
+    state = hub.wait_done(iid).workflowState
+    assert state.workflowStatus == opb.ORCHESTRATION_STATUS_FAILED
+    assert state.failureDetails.errorType == "SerializationError"
+    assert "round trip" in state.failureDetails.errorMessage
+    assert not state.HasField("output")
+    assert hub.get(iid + "-child").exists is False
+    # Nothing was scheduled: no activity work item follows.
+    assert worker.nothing_for(0.3)
