@@ -44,6 +44,7 @@ from wayline.engine.rerun import RerunRequest, plan_rerun
 from wayline.errors import (
     EventNameMissingError,
     InstanceNotFoundError,
+    InvalidArgumentError,
     InvalidStateError,
     PayloadTooLargeError,
     WaylineError,
@@ -184,6 +185,19 @@ def _statuses(
     except ValueError as exc:
         known = ", ".join(s.value for s in WorkflowStatus)
         raise ValueError(f"unknown runtime status in {items!r}; use one of {known}") from exc
+
+
+def _utc(moment: datetime | None, name: str) -> datetime | None:
+    """``moment`` in UTC; a time UTC cannot hold (year 9999 at -23:59) is refused."""
+    if moment is None:
+        return None
+    try:
+        return as_utc(moment)
+    except OverflowError as exc:
+        raise InvalidArgumentError(
+            f"{name} {moment.isoformat()} is out of range once converted to UTC; give a "
+            "time between years 1 and 9999 in UTC"
+        ) from exc
 
 
 def _dapr_timeout(timeout: float | None, timeout_in_seconds: float | None) -> float | None:
@@ -362,7 +376,7 @@ class WorkflowClient:
             name=name,
             execution_id=new_execution_id(),
             input=self._encode(input, "workflow input"),
-            start_at=as_utc(start_at) if start_at is not None else None,
+            start_at=_utc(start_at, "start_at"),
             app_id=self._app_id,
         )
         self._store.create_instance(new, now=self._clock.now())
@@ -608,10 +622,10 @@ class WorkflowClient:
         return InstanceQuery(
             statuses=_statuses(status),
             name=name,
-            created_from=as_utc(created_after) if created_after else None,
-            created_to=as_utc(created_before) if created_before else None,
-            completed_from=as_utc(completed_after) if completed_after else None,
-            completed_to=as_utc(completed_before) if completed_before else None,
+            created_from=_utc(created_after, "created_after"),
+            created_to=_utc(created_before, "created_before"),
+            completed_from=_utc(completed_after, "completed_after"),
+            completed_to=_utc(completed_before, "completed_before"),
             parent_instance_id=parent_instance_id,
             page_size=page_size,
             continuation_token=continuation_token,

@@ -92,6 +92,13 @@ class InvalidRerunError(WaylineError, ValueError):
     error_code = "ERR_RERUN_WORKFLOW"
 
 
+class InvalidArgumentError(WaylineError, ValueError):
+    """An argument out of range or malformed: a time no UTC datetime can hold, a
+    continuation token this store never returned."""
+
+    error_code = "ERR_MALFORMED_REQUEST"
+
+
 class PayloadTooLargeError(WaylineError, ValueError):
     """A serialized payload exceeds the configured size limit."""
 

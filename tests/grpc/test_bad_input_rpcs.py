@@ -8,6 +8,7 @@ fails with a SerializationError), out-of-range times and continuation tokens.
 
 from __future__ import annotations
 
+import base64
 import json
 from collections.abc import Iterator
 
@@ -208,3 +209,36 @@ def test_a_turn_carrying_nan_fails_the_workflow(hub: Hub, worker: RawWorker, whe
     assert hub.get(iid + "-child").exists is False
     # Nothing was scheduled: no activity work item follows.
     assert worker.nothing_for(0.3)
+
+
+# ----- times and tokens ------------------------------------------------------------------
+
+
+def test_an_out_of_range_token_is_invalid_argument(calls: Calls) -> None:
+    """Item 7: an integer over 64 bits in a continuation token was INTERNAL (OverflowError)."""
+    for raw in (b"9" * 30 + b"|x", b"-" + b"9" * 20 + b"|x", b"1|a\x00b", b"\xff|x"):
+        token = base64.urlsafe_b64encode(raw).decode()
+        request = pb.ListInstanceIDsRequest(continuationToken=token)
+        code, details = calls.code(TASKHUB + "ListInstanceIDs", request, pb.ListInstanceIDsResponse)
+        assert code == INVALID, details
+        assert "continuation token" in details
+
+
+def test_a_start_time_out_of_range_in_utc_is_dapr_s_start_error(calls: Calls) -> None:
+    """Was INTERNAL 'internal error: OverflowError'; Dapr answers a bad start_time with
+    ERR_START_WORKFLOW (spec §1.6), and nothing starts."""
+    for start_time in ("9999-12-31T23:59:59-23:59", "0001-01-01T00:00:00+00:01"):
+        request = rt.StartWorkflowRequest(
+            instance_id="bad-time",
+            workflow_name="echo_wf",
+            options={"dapr.workflow.start_time": start_time},
+        )
+        code, details = calls.code(DAPR + "StartWorkflowBeta1", request, rt.StartWorkflowResponse)
+        assert code == grpc.StatusCode.INTERNAL
+        assert details.startswith("ERR_START_WORKFLOW: ") and start_time in details
+    assert calls.get("bad-time").exists is False
+    # A purge filter's out-of-range Timestamp is refused before any instance is touched.
+    purge = pb.PurgeInstancesRequest()
+    purge.purgeInstanceFilter.createdTimeFrom.seconds = 2**62
+    code, _ = calls.code(TASKHUB + "PurgeInstances", purge, pb.PurgeInstancesResponse)
+    assert code == INVALID

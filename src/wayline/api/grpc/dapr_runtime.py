@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 import grpc
@@ -96,7 +96,8 @@ class DaprRuntimeWorkflowService:
         if start_time:
             try:
                 start_at = datetime.fromisoformat(start_time.replace("Z", "+00:00"))
-            except ValueError as exc:
+                start_at.astimezone(UTC)  # in range once in UTC (not year 10000)
+            except (ValueError, OverflowError) as exc:
                 raise RpcError(
                     grpc.StatusCode.INTERNAL,
                     f"ERR_START_WORKFLOW: {START_TIME_OPTION} {start_time!r} is not an RFC3339 "

@@ -8,6 +8,7 @@ from wayline.errors import (
     EventNameMissingError,
     InstanceAlreadyExistsError,
     InstanceNotFoundError,
+    InvalidArgumentError,
     InvalidInstanceIdError,
     PayloadTooLargeError,
     SerializationError,
@@ -16,6 +17,7 @@ from wayline.errors import (
 )
 
 _INVALID = (
+    InvalidArgumentError,
     InvalidInstanceIdError,
     WorkflowNameMissingError,
     EventNameMissingError,

@@ -7,6 +7,7 @@ from starlette.responses import JSONResponse
 from wayline.errors import (
     EventNameMissingError,
     InstanceNotFoundError,
+    InvalidArgumentError,
     InvalidInstanceIdError,
     InvalidRerunError,
     PayloadTooLargeError,
@@ -16,6 +17,7 @@ from wayline.errors import (
 )
 
 _BAD_REQUEST = (
+    InvalidArgumentError,
     InvalidInstanceIdError,
     WorkflowNameMissingError,
     EventNameMissingError,

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from starlette.concurrency import run_in_threadpool
@@ -76,10 +76,18 @@ def _parse_time(name: str, value: str) -> datetime:
     try:
         if not _RFC3339.fullmatch(value):
             raise ValueError(value)
-        return datetime.fromisoformat(value.upper().replace("Z", "+00:00"))
+        moment = datetime.fromisoformat(value.upper().replace("Z", "+00:00"))
     except ValueError as exc:
         raise ApiError(
             400, "ERR_MALFORMED_REQUEST", f"{name} must be an RFC 3339 time, got {value!r}"
+        ) from exc
+    try:
+        return moment.astimezone(UTC)
+    except OverflowError as exc:  # 9999-12-31T23:59:59-23:59 is in year 10000 in UTC
+        raise ApiError(
+            400,
+            "ERR_MALFORMED_REQUEST",
+            f"{name} {value!r} is out of range in UTC; give a time between years 1 and 9999 in UTC",
         ) from exc
 
 
