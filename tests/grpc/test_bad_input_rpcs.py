@@ -13,9 +13,10 @@ import json
 from collections.abc import Iterator
 
 import grpc
+import httpx
 import pytest
 from google.protobuf import empty_pb2
-from grpc_support import Server
+from grpc_support import Server, start_server
 from test_raw_rpcs import DAPR, TASKHUB, Calls
 from test_worker_protocol import Hub, RawWorker, done
 
@@ -242,3 +243,26 @@ def test_a_start_time_out_of_range_in_utc_is_dapr_s_start_error(calls: Calls) ->
     purge.purgeInstanceFilter.createdTimeFrom.seconds = 2**62
     code, _ = calls.code(TASKHUB + "PurgeInstances", purge, pb.PurgeInstancesResponse)
     assert code == INVALID
+
+
+def test_a_token_beyond_ascii_is_checked_as_bytes(tmp_path_factory: pytest.TempPathFactory) -> None:
+    """Issue 11, item 4 on gRPC: the token check compares UTF-8 bytes (gRPC metadata is
+    ASCII, so such a token is for HTTP clients; gRPC calls are refused, never crash)."""
+    token = "tökén-✓"
+    running = start_server(tmp_path_factory.mktemp("grpc-unicode-token"), api_token=token)
+    try:
+        with grpc.insecure_channel(running.grpc_target) as channel:
+            for metadata in (None, [("dapr-api-token", "tok")], [("dapr-api-token-bin", b"\xff")]):
+                hello = channel.unary_unary(
+                    TASKHUB + "Hello",
+                    request_serializer=empty_pb2.Empty.SerializeToString,
+                    response_deserializer=empty_pb2.Empty.FromString,
+                )
+                with pytest.raises(grpc.RpcError) as info:
+                    hello(empty_pb2.Empty(), timeout=10, metadata=metadata)
+                assert info.value.code() == grpc.StatusCode.UNAUTHENTICATED
+        headers = {"dapr-api-token": token.encode()}
+        response = httpx.get(f"{running.http_url}/wayline/v1/instances", headers=headers)
+        assert response.status_code == 200, response.text
+    finally:
+        assert running.stop() == 0

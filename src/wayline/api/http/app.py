@@ -45,7 +45,9 @@ class Guard:
 
     def __init__(self, app: ASGIApp, *, api_token: str | None, max_body_bytes: int) -> None:
         self.app = app
-        self.api_token = api_token
+        # Compared as bytes: the header's raw bytes against the token in UTF-8, so any
+        # token works and no header value can make the comparison itself fail.
+        self.api_token = api_token.encode("utf-8") if api_token else None
         self.max_body_bytes = max_body_bytes
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -53,8 +55,7 @@ class Guard:
             await self.app(scope, receive, send)
             return
         if self.api_token and scope["path"] not in _OPEN_PATHS:
-            headers = dict(scope["headers"])
-            given = headers.get(b"dapr-api-token", b"").decode("latin-1")
+            given = dict(scope["headers"]).get(b"dapr-api-token", b"")
             if not hmac.compare_digest(given, self.api_token):
                 await _send_error(
                     send, 401, "ERR_API_TOKEN", "missing or invalid dapr-api-token header"
