@@ -184,7 +184,9 @@ def _statuses(
         return [WorkflowStatus(str(s).upper()) for s in items]
     except ValueError as exc:
         known = ", ".join(s.value for s in WorkflowStatus)
-        raise ValueError(f"unknown runtime status in {items!r}; use one of {known}") from exc
+        raise InvalidArgumentError(
+            f"unknown runtime status in {items!r}; use one of {known}"
+        ) from exc
 
 
 def _utc(moment: datetime | None, name: str) -> datetime | None:
@@ -618,7 +620,7 @@ class WorkflowClient:
         continuation_token: str | None,
     ) -> InstanceQuery:
         if page_size < 1:
-            raise ValueError("page_size must be at least 1")
+            raise InvalidArgumentError("page_size must be at least 1")
         return InstanceQuery(
             statuses=_statuses(status),
             name=name,
@@ -645,7 +647,9 @@ class WorkflowClient:
         ``failed`` and does not stop the rest. ``progress`` gets the running count.
         """
         if operation not in BULK_OPERATIONS:
-            raise ValueError(f"unknown bulk operation {operation!r}; use one of {BULK_OPERATIONS}")
+            raise InvalidArgumentError(
+                f"unknown bulk operation {operation!r}; use one of {BULK_OPERATIONS}"
+            )
         actions: dict[str, Callable[[str], Any]] = {
             "terminate": self.terminate_workflow,
             "pause": self.pause_workflow,

@@ -162,12 +162,12 @@ class WaylineApi:
     async def _call(
         self, fn: Callable[..., Any], *args: Any, _code: str = "ERR_WAYLINE", **kw: Any
     ) -> Any:
+        # Bad arguments are typed (InvalidArgumentError); any other exception is the
+        # server's fault, a JSON 500 (see app.py), not the caller's.
         try:
             return await run_in_threadpool(fn, *args, **kw)
         except WaylineError as exc:
             raise from_wayline_error(exc, _code) from exc
-        except ValueError as exc:
-            raise ApiError(400, "ERR_MALFORMED_REQUEST", str(exc)) from exc
 
     @staticmethod
     def _query_filters(request: Request) -> dict[str, Any]:
