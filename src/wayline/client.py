@@ -47,6 +47,7 @@ from wayline.errors import (
     InvalidArgumentError,
     InvalidStateError,
     PayloadTooLargeError,
+    StoreError,
     WaylineError,
     WorkflowNameMissingError,
 )
@@ -332,6 +333,11 @@ class WorkflowClient:
                     "-byte limit; pass a reference (a key or URL) to the data instead"
                 )
         return encoded
+
+    def check_store(self) -> None:
+        """Raise ``StoreUnavailableError`` unless the store can be written right now
+        (a write that changes nothing is committed): what readiness reports."""
+        self._store.check_writable()
 
     def _changed(self) -> None:
         if self._on_change is not None:
@@ -666,6 +672,8 @@ class WorkflowClient:
                 action(instance_id)
             except InstanceNotFoundError:
                 continue  # purged meanwhile, e.g. as the child of an earlier match
+            except StoreError:
+                raise  # not this instance's refusal: the rest would fail the same way
             except WaylineError as exc:
                 failed[instance_id] = str(exc)
                 continue

@@ -133,3 +133,12 @@ class StoreError(WaylineError):
     """The store URL or database is unusable."""
 
     error_code = "ERR_STORE"
+
+
+class StoreUnavailableError(StoreError):
+    """The store cannot be read or written right now: a full disk, a read-only or
+    deleted database file, a PostgreSQL server restarting or a connection cut.
+    Nothing the failed call tried to write was acknowledged; retry once the store is
+    back (``/wayline/v1/readyz`` says when)."""
+
+    error_code = "ERR_STORE_UNAVAILABLE"

@@ -266,3 +266,47 @@ def test_a_token_beyond_ascii_is_checked_as_bytes(tmp_path_factory: pytest.TempP
         assert response.status_code == 200, response.text
     finally:
         assert running.stop() == 0
+
+
+def test_a_store_that_cannot_be_written_is_unavailable(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> None:
+    """Issue 11, item 8 on gRPC: the database file moved away under the server; every
+    write is UNAVAILABLE (was INTERNAL or, worse, written into the deleted file)."""
+    tmp = tmp_path_factory.mktemp("grpc-store-gone")
+    running = start_server(tmp)
+    db = tmp / "wayline.db"
+    try:
+        with grpc.insecure_channel(running.grpc_target) as channel:
+            calls = Calls(channel)
+            calls.start("wait_wf", "gone-a", "1")
+            calls(
+                TASKHUB + "WaitForInstanceStart",
+                pb.GetInstanceRequest(instanceId="gone-a"),
+                pb.GetInstanceResponse,
+            )
+            db.rename(tmp / "moved.db")
+            start = pb.CreateInstanceRequest(instanceId="gone-b", name="echo_wf")
+            raise_event = pb.RaiseEventRequest(instanceId="gone-a", name="never")
+            for path, request, response in (
+                (TASKHUB + "StartInstance", start, pb.CreateInstanceResponse),
+                (TASKHUB + "RaiseEvent", raise_event, pb.RaiseEventResponse),
+                (TASKHUB + "SuspendInstance", pb.SuspendRequest(instanceId="gone-a"), None),
+                (TASKHUB + "TerminateInstance", pb.TerminateRequest(instanceId="gone-a"), None),
+                (
+                    DAPR + "StartWorkflowBeta1",
+                    rt.StartWorkflowRequest(instance_id="gone-c", workflow_name="echo_wf"),
+                    rt.StartWorkflowResponse,
+                ),
+            ):
+                code, details = calls.code(path, request, response or empty_pb2.Empty)
+                assert code == grpc.StatusCode.UNAVAILABLE, (path, details)
+                assert details.startswith("ERR_STORE_UNAVAILABLE: ")
+            assert calls(TASKHUB + "Hello", empty_pb2.Empty(), empty_pb2.Empty) == empty_pb2.Empty()
+            (tmp / "moved.db").rename(db)
+            calls.start("echo_wf", "gone-b", "2")
+            assert calls.wait_done("gone-b").workflowState.output.value == "2"
+            state = calls.get("gone-a").workflowState
+            assert state.workflowStatus == opb.ORCHESTRATION_STATUS_RUNNING  # nothing applied
+    finally:
+        assert running.stop() == 0

@@ -27,7 +27,7 @@ from wayline.api.grpc.workers import WorkerService, serialize_work_item
 from wayline.client import WorkflowClient, WorkflowState
 from wayline.core.serde import RawPayload
 from wayline.engine.remote import WorkerHub
-from wayline.errors import InstanceNotFoundError, WaylineError
+from wayline.errors import InstanceNotFoundError, StoreError, WaylineError
 
 SERVICE = "TaskHubSidecarService"
 DEFAULT_LIST_PAGE_SIZE = 1024
@@ -305,6 +305,8 @@ class TaskHubService:
                 count += self.client.purge_workflow(instance_id, recursive=recursive, force=force)
             except InstanceNotFoundError:
                 continue  # purged meanwhile, e.g. as the child of an earlier match
+            except StoreError:
+                raise  # UNAVAILABLE, not a child still running
             except WaylineError:
                 continue  # a child still running: that tree stays, the rest goes
         return count

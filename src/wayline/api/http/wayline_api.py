@@ -187,7 +187,7 @@ class WaylineApi:
         if not self._ready():
             return JSONResponse({"status": "starting"}, status_code=503)
         try:
-            await run_in_threadpool(self.client.count_workflows, status="PENDING")
+            await run_in_threadpool(self.client.check_store)
         except Exception as exc:
             return JSONResponse({"status": "unavailable", "reason": str(exc)}, status_code=503)
         return JSONResponse({"status": "ready"})
