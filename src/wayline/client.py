@@ -44,8 +44,10 @@ from wayline.engine.rerun import RerunRequest, plan_rerun
 from wayline.errors import (
     EventNameMissingError,
     InstanceNotFoundError,
+    InvalidArgumentError,
     InvalidStateError,
     PayloadTooLargeError,
+    StoreError,
     WaylineError,
     WorkflowNameMissingError,
 )
@@ -53,7 +55,7 @@ from wayline.store import Store, open_store
 from wayline.store.commands import StartRerun
 from wayline.store.types import AppendResult, InstanceQuery, InstanceRecord, NewInstance
 
-DEFAULT_MAX_PAYLOAD_BYTES = 4 * 1024 * 1024
+DEFAULT_MAX_PAYLOAD_BYTES = serde.MAX_PAYLOAD_BYTES
 
 
 @dataclass(frozen=True)
@@ -183,7 +185,22 @@ def _statuses(
         return [WorkflowStatus(str(s).upper()) for s in items]
     except ValueError as exc:
         known = ", ".join(s.value for s in WorkflowStatus)
-        raise ValueError(f"unknown runtime status in {items!r}; use one of {known}") from exc
+        raise InvalidArgumentError(
+            f"unknown runtime status in {items!r}; use one of {known}"
+        ) from exc
+
+
+def _utc(moment: datetime | None, name: str) -> datetime | None:
+    """``moment`` in UTC; a time UTC cannot hold (year 9999 at -23:59) is refused."""
+    if moment is None:
+        return None
+    try:
+        return as_utc(moment)
+    except OverflowError as exc:
+        raise InvalidArgumentError(
+            f"{name} {moment.isoformat()} is out of range once converted to UTC; give a "
+            "time between years 1 and 9999 in UTC"
+        ) from exc
 
 
 def _dapr_timeout(timeout: float | None, timeout_in_seconds: float | None) -> float | None:
@@ -317,6 +334,11 @@ class WorkflowClient:
                 )
         return encoded
 
+    def check_store(self) -> None:
+        """Raise ``StoreUnavailableError`` unless the store can be written right now
+        (a write that changes nothing is committed): what readiness reports."""
+        self._store.check_writable()
+
     def _changed(self) -> None:
         if self._on_change is not None:
             self._on_change()
@@ -362,7 +384,7 @@ class WorkflowClient:
             name=name,
             execution_id=new_execution_id(),
             input=self._encode(input, "workflow input"),
-            start_at=as_utc(start_at) if start_at is not None else None,
+            start_at=_utc(start_at, "start_at"),
             app_id=self._app_id,
         )
         self._store.create_instance(new, now=self._clock.now())
@@ -604,14 +626,14 @@ class WorkflowClient:
         continuation_token: str | None,
     ) -> InstanceQuery:
         if page_size < 1:
-            raise ValueError("page_size must be at least 1")
+            raise InvalidArgumentError("page_size must be at least 1")
         return InstanceQuery(
             statuses=_statuses(status),
             name=name,
-            created_from=as_utc(created_after) if created_after else None,
-            created_to=as_utc(created_before) if created_before else None,
-            completed_from=as_utc(completed_after) if completed_after else None,
-            completed_to=as_utc(completed_before) if completed_before else None,
+            created_from=_utc(created_after, "created_after"),
+            created_to=_utc(created_before, "created_before"),
+            completed_from=_utc(completed_after, "completed_after"),
+            completed_to=_utc(completed_before, "completed_before"),
             parent_instance_id=parent_instance_id,
             page_size=page_size,
             continuation_token=continuation_token,
@@ -638,9 +660,11 @@ class WorkflowClient:
         with them too. ``progress`` gets the running count.
         """
         if operation not in BULK_OPERATIONS:
-            raise ValueError(f"unknown bulk operation {operation!r}; use one of {BULK_OPERATIONS}")
+            raise InvalidArgumentError(
+                f"unknown bulk operation {operation!r}; use one of {BULK_OPERATIONS}"
+            )
         if instance_ids is not None and filters:
-            raise ValueError("give instance_ids or filters, not both")
+            raise InvalidArgumentError("give instance_ids or filters, not both")
         actions: dict[str, Callable[[str], int | None]] = {
             "terminate": lambda iid: self.terminate_workflow(iid, recursive=recursive),
             "pause": self.pause_workflow,
@@ -661,6 +685,8 @@ class WorkflowClient:
                 changed = action(instance_id)
             except InstanceNotFoundError:
                 continue  # purged meanwhile, e.g. as the child of an earlier match
+            except StoreError:
+                raise  # not this instance's refusal: the rest would fail the same way
             except WaylineError as exc:
                 failed[instance_id] = str(exc)
                 continue

@@ -92,6 +92,13 @@ class InvalidRerunError(WaylineError, ValueError):
     error_code = "ERR_RERUN_WORKFLOW"
 
 
+class InvalidArgumentError(WaylineError, ValueError):
+    """An argument out of range or malformed: a time no UTC datetime can hold, a
+    continuation token this store never returned."""
+
+    error_code = "ERR_MALFORMED_REQUEST"
+
+
 class PayloadTooLargeError(WaylineError, ValueError):
     """A serialized payload exceeds the configured size limit."""
 
@@ -126,3 +133,12 @@ class StoreError(WaylineError):
     """The store URL or database is unusable."""
 
     error_code = "ERR_STORE"
+
+
+class StoreUnavailableError(StoreError):
+    """The store cannot be read or written right now: a full disk, a read-only or
+    deleted database file, a PostgreSQL server restarting or a connection cut.
+    Nothing the failed call tried to write was acknowledged; retry once the store is
+    back (``/wayline/v1/readyz`` says when)."""
+
+    error_code = "ERR_STORE_UNAVAILABLE"

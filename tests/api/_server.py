@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import resource
 import signal
 import socket
 import subprocess
@@ -51,12 +52,16 @@ class Server:
         extra_args: Sequence[str] = (),
         env: dict[str, str] | None = None,
         apps: Sequence[Path] = (ORDER_APP, TEST_APP),
+        file_size_limit: int | None = None,
     ) -> None:
+        """``file_size_limit``: RLIMIT_FSIZE of the server process (bytes), a disk that
+        fills up at that size for every file it writes."""
         self.db = db
         self.store = store or f"sqlite:///{db}"
         self.extra_args = list(extra_args)
         self.env = env or {}
         self.apps = list(apps)
+        self.file_size_limit = file_size_limit
         self.port = 0
         self.proc: subprocess.Popen[bytes] | None = None
         self.log = db.with_suffix(".log")
@@ -76,7 +81,9 @@ class Server:
         if "DAPR_API_TOKEN" not in self.env:
             env.pop("DAPR_API_TOKEN", None)
         with open(self.log, "ab") as log:
-            self.proc = subprocess.Popen(args, cwd=REPO, env=env, stdout=log, stderr=log)
+            self.proc = subprocess.Popen(
+                args, cwd=REPO, env=env, stdout=log, stderr=log, preexec_fn=self._limits
+            )
         deadline = time.monotonic() + STARTUP_TIMEOUT
         while True:
             if self.proc.poll() is not None:
@@ -90,6 +97,11 @@ class Server:
                 self.kill()
                 raise TimeoutError(f"server not healthy in time: {self.output()}")
             time.sleep(0.02)
+
+    def _limits(self) -> None:
+        if self.file_size_limit is not None:
+            limit = self.file_size_limit
+            resource.setrlimit(resource.RLIMIT_FSIZE, (limit, limit))
 
     def output(self) -> str:
         return self.log.read_text(errors="replace") if self.log.exists() else ""

@@ -45,3 +45,30 @@ def parent(ctx: wayline.DaprWorkflowContext, child_id: str):  # type: ignore[no-
     """Run ``wait_for_go`` as a child with the given instance id and return its result."""
     result = yield ctx.call_child_workflow(wait_for_go, input="child", instance_id=child_id)
     return result
+
+
+@wfr.activity(name="not_a_number")
+def not_a_number(ctx: wayline.WorkflowActivityContext, kind: str) -> float:
+    """float("nan") or float("inf"): values JSON cannot carry."""
+    return float(kind)
+
+
+@wfr.workflow(name="returns")
+def returns(ctx: wayline.DaprWorkflowContext, kind: str):  # type: ignore[no-untyped-def]
+    """Return float(kind) from the workflow itself ("nan", "inf")."""
+    return float(kind)
+    yield
+
+
+@wfr.workflow(name="activity_returns")
+def activity_returns(ctx: wayline.DaprWorkflowContext, kind: str):  # type: ignore[no-untyped-def]
+    """Return what the activity not_a_number returns for kind."""
+    value = yield ctx.call_activity(not_a_number, input=kind)
+    return value
+
+
+@wfr.workflow(name="describe")
+def describe(ctx: wayline.DaprWorkflowContext, data: Any):  # type: ignore[no-untyped-def]
+    """The input's Python type and its size as text, to show what arrived."""
+    return {"type": type(data).__name__, "length": len(str(data))}
+    yield

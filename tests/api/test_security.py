@@ -149,3 +149,75 @@ def test_bigger_event_gets_413_and_is_not_delivered(small_server: httpx.Client) 
         http.post("/v1.0/workflows/dapr/waits-small/raiseEvent/go", content=b"1").status_code == 202
     )
     wait_status(http, "waits-small", "COMPLETED")
+
+
+@pytest.mark.parametrize("configured", ["default", "env"])
+def test_the_body_limit_is_4_mib_unless_configured(
+    make_server: Callable[..., Server], configured: str
+) -> None:
+    """One constant sets the default (4 MiB) for the HTTP body and the payloads behind it;
+    WAYLINE_MAX_BODY_BYTES replaces it, as --max-body-bytes does."""
+    limit = 4 * 1024 * 1024 if configured == "default" else 2048
+    env = {"WAYLINE_MAX_BODY_BYTES": "2048"} if configured == "env" else {}
+    server = make_server(env=env)
+    with server.client() as http:
+        response = http.post(
+            "/v1.0/workflows/dapr/echo/start?instanceID=over", content=_payload(limit + 1)
+        )
+        assert response.status_code == 413
+        assert str(limit) in response.json()["message"]
+        assert http.get("/v1.0/workflows/dapr/over").status_code == 404
+        fits = http.post("/v1.0/workflows/dapr/echo/start?instanceID=fits", content=_payload(limit))
+        assert fits.status_code == 202, fits.text
+        wait_status(http, "fits", "COMPLETED")
+    server.stop()
+
+
+# ----- tokens and header bytes beyond ASCII (issue 11, item 4) ------------------------------
+
+UNICODE_TOKEN = "tökén-ß-✓"
+
+
+@pytest.fixture(scope="module", params=["flag", "env"])
+def unicode_token_server(
+    request: pytest.FixtureRequest, make_server: Callable[..., Server]
+) -> Iterator[Server]:
+    if request.param == "flag":
+        server = make_server(extra_args=["--api-token", UNICODE_TOKEN])
+    else:
+        server = make_server(env={"DAPR_API_TOKEN": UNICODE_TOKEN})
+    yield server
+    server.stop()
+
+
+def test_a_token_beyond_ascii_works_compared_as_utf8_bytes(unicode_token_server: Server) -> None:
+    """A non-ASCII --api-token made every request a 500 (str compare_digest raised)."""
+    with unicode_token_server.client() as http:  # one keep-alive connection throughout
+        token = {"dapr-api-token": UNICODE_TOKEN.encode()}
+        for headers in ({}, {"dapr-api-token": b"wrong"}, {"dapr-api-token": b"t\xf6k\xe9n"}):
+            response = http.get("/wayline/v1/instances/count", headers=headers)
+            assert response.status_code == 401, response.text
+            assert response.json()["errorCode"] == "ERR_API_TOKEN"
+        response = http.get("/wayline/v1/instances/count", headers=token)
+        assert response.status_code == 200, response.text
+        started = http.post(
+            "/v1.0/workflows/dapr/echo/start?instanceID=uni", headers=token, content=b"1"
+        )
+        assert started.status_code == 202
+        assert http.get("/v1.0/workflows/dapr/uni", headers={}).status_code == 401
+
+
+@pytest.mark.parametrize(
+    "value", [b"\xff", b"s3cret-token\xff", b"\xc3\xa9", "s3cret-tökén".encode(), b"\x80" * 64]
+)
+def test_header_bytes_beyond_ascii_are_401_not_500(
+    token_server: tuple[Server, httpx.Client], value: bytes
+) -> None:
+    server, authed = token_server
+    before = settled_snapshot(authed)
+    with server.client(headers={"dapr-api-token": value}) as http:
+        for method, path in GUARDED:
+            response = http.request(method, path, content=b"1" if method == "POST" else None)
+            assert response.status_code == 401, (path, response.text)
+            assert response.json()["errorCode"] == "ERR_API_TOKEN"
+    assert settled_snapshot(authed) == before

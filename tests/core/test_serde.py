@@ -102,3 +102,74 @@ def test_raw_payload_is_stored_verbatim() -> None:
 def test_round_trip() -> None:
     value = {"list": [1, "two", 3.0, True, None], "nested": {"k": "ü"}}
     assert serde.loads(serde.dumps(value)) == value
+
+
+@pytest.mark.parametrize(
+    "value", [float("nan"), float("inf"), -float("inf"), {"x": [1.0, float("nan")]}]
+)
+def test_nan_and_infinity_are_not_written(value: Any) -> None:
+    """Python's json writes NaN/Infinity, which JavaScript and Go parsers reject."""
+    with pytest.raises(SerializationError, match="Out of range float values"):
+        serde.dumps(value)
+
+
+@pytest.mark.parametrize("value", ["\ud800", {"k": ["ok", "\udfff"]}])
+def test_unpaired_surrogates_are_not_written(value: Any) -> None:
+    with pytest.raises(SerializationError, match="unpaired surrogate"):
+        serde.dumps(value)
+
+
+def test_nesting_too_deep_to_write_is_a_serialization_error() -> None:
+    value: list[Any] = []
+    for _ in range(100_000):
+        value = [value]
+    with pytest.raises(SerializationError, match="cannot serialize a list"):
+        serde.dumps(value)
+
+
+@pytest.mark.parametrize(
+    ("text", "reason"),
+    [
+        ("1" * 4301, "4300 digits"),
+        ('{"n": -' + "2" * 5000 + "}", "4300 digits"),
+        ("NaN", "NaN is not a JSON number"),
+        ("[Infinity]", "Infinity is not a JSON number"),
+        ('{"a": -Infinity}', "-Infinity is not a JSON number"),
+        ("1e999", "1e999 is out of the range of a 64-bit float"),
+        ("[-1.5e400]", "out of the range"),
+        ("[" * 100_000, "nested too deeply"),
+        ('"\\ud800"', "unpaired surrogate"),
+        ('["\\uDC00x"]', "unpaired surrogate"),
+        ("text with a \ud800 in it", "unpaired surrogate"),
+    ],
+)
+def test_check_text_refuses_json_that_would_change(text: str, reason: str) -> None:
+    with pytest.raises(SerializationError, match=reason):
+        serde.check_text(text)
+    with pytest.raises(SerializationError, match=reason):
+        serde.dumps(serde.RawPayload(text))
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "",
+        "plain text",
+        "NaN is a word",
+        "Infinity and beyond",
+        "1e999 reasons",
+        "9" * 4300,
+        "1.7976931348623157e308",
+        '"\\ud83d\\ude00"',
+        "[" * 100 + "]" * 100,
+        "naïve ✓",
+    ],
+)
+def test_check_text_keeps_what_round_trips_or_is_not_json(text: str) -> None:
+    assert serde.check_text(text) == text
+
+
+def test_loads_reads_standard_json_only() -> None:
+    for text in ("NaN", "[1e999]", "1" * 4301, "[" * 100_000):
+        with pytest.raises(SerializationError):
+            serde.loads(text)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import base64
 from pathlib import Path
 from typing import Any
 
@@ -200,3 +201,31 @@ def test_the_aio_client_has_dapr_ext_workflow_aio_names(runtime: wayline.Workflo
 
     with runtime:
         assert asyncio.run(scenario()) == ["RUNNING", "SUSPENDED", {"ok": True}, None]
+
+
+def test_times_out_of_range_in_utc_and_foreign_tokens_are_invalid_arguments(db_url: str) -> None:
+    """Issue 11, items 6 and 7: OverflowError (a 500 over HTTP) became a typed error."""
+    from datetime import datetime, timedelta, timezone
+
+    from wayline.errors import InvalidArgumentError
+
+    far_west = timezone(-timedelta(hours=23, minutes=59))
+    late = datetime(9999, 12, 31, 23, 59, 59, tzinfo=far_west)  # year 10000 in UTC
+    early = datetime(1, 1, 1, 0, 30, tzinfo=timezone(timedelta(hours=1)))  # year 0 in UTC
+    with wayline.WorkflowClient(store=db_url) as client:
+        for keyword in ("created_after", "created_before", "completed_after", "completed_before"):
+            for moment in (late, early):
+                with pytest.raises(InvalidArgumentError, match=f"{keyword} .* out of range"):
+                    client.list_workflows(**{keyword: moment})
+        with pytest.raises(InvalidArgumentError, match="created_after"):
+            client.count_workflows(created_after=late)
+        with pytest.raises(InvalidArgumentError, match="created_before"):
+            client.bulk("terminate", created_before=early)
+        with pytest.raises(InvalidArgumentError, match="start_at"):
+            client.start_workflow("anything", instance_id="never", start_at=late)
+        assert client.get_workflow_state("never") is None
+        for raw in (b"9" * 30 + b"|x", b"1|a\x00b", b"\xff|x"):
+            token = base64.urlsafe_b64encode(raw).decode()
+            with pytest.raises(InvalidArgumentError, match="continuation token"):
+                client.list_workflows(continuation_token=token)
+        assert client.list_workflows(created_after=datetime(1, 1, 1)).workflows == []

@@ -215,7 +215,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--max-body-bytes",
         env="WAYLINE_MAX_BODY_BYTES",
         parse=_positive_int,
-        default=4 * 1024 * 1024,
+        default=None,  # the server's own default (4 MiB): defined once, there
         help="largest request body (env WAYLINE_MAX_BODY_BYTES; default 4 MiB)",
     )
     _env_option(

@@ -9,6 +9,7 @@ import uuid
 from datetime import timedelta
 
 from wayline.core.ids import DEFAULT_APP_ID, validate_app_id
+from wayline.core.serde import MAX_PAYLOAD_BYTES
 from wayline.engine.retention import RetentionPolicy
 
 
@@ -42,7 +43,7 @@ class EngineSettings:
     poll_interval: timedelta = timedelta(milliseconds=250)
     cache_size: int = 10_000
     verify_replay: bool = False
-    max_payload_bytes: int = 4 * 1024 * 1024
+    max_payload_bytes: int = MAX_PAYLOAD_BYTES
     node_id: str | None = None
     retention: RetentionPolicy = dataclasses.field(default_factory=RetentionPolicy)
     app_id: str = DEFAULT_APP_ID

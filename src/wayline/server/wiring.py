@@ -507,7 +507,9 @@ def config_from_args(args: argparse.Namespace) -> ServerConfig:
         port=args.port,
         grpc_port=args.grpc_port,
         api_token=args.api_token or None,
-        max_body_bytes=args.max_body_bytes,
+        max_body_bytes=(
+            DEFAULT_MAX_BODY_BYTES if args.max_body_bytes is None else args.max_body_bytes
+        ),
         settings=settings,
         log_level=args.log_level,
         tls_cert=args.tls_cert or None,

@@ -163,6 +163,10 @@ class Store(Protocol):
     def change_marker(self) -> int:
         """A number that changes whenever another connection commits (cheap to poll)."""
 
+    def check_writable(self) -> None:
+        """Commit a write that changes nothing; raises ``StoreUnavailableError`` if the
+        store cannot be written now (readiness)."""
+
     def close(self) -> None: ...
 
 

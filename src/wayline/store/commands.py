@@ -159,6 +159,12 @@ class Unstall:
 
 
 #: ``TurnCommit`` (-> ``CommitOutcome``) is a command too.
+@dataclass(frozen=True)
+class ProbeWrite:
+    """-> None. Writes (and commits) without changing anything: readiness checks that
+    the store can still be written."""
+
+
 WriteCommand = (
     CreateInstance
     | AppendMessage
@@ -176,4 +182,5 @@ WriteCommand = (
     | StartRerun
     | Unstall
     | TurnCommit
+    | ProbeWrite
 )

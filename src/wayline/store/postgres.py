@@ -239,10 +239,18 @@ class PostgresStore(SqlStore):
                 raise InstanceAlreadyExistsError(match.group(1) if match else "?") from exc
             raise
 
+    def is_unavailable(self, exc: BaseException) -> bool:
+        # Connection lost or refused, server shutting down, disk full (class 53), pool
+        # exhausted (PoolTimeout), a standby after failover (read-only transaction).
+        return isinstance(
+            exc,
+            psycopg.OperationalError | psycopg.InterfaceError | pg_errors.ReadOnlySqlTransaction,
+        )
+
     def change_marker(self) -> int:
         # The first not-yet-completed transaction id: it moves whenever any
         # transaction that wrote something ends, on whichever connection.
-        with self.read() as cur:
+        with self._reading() as cur:
             cur.execute("SELECT pg_snapshot_xmax(pg_current_snapshot())::text")
             return int(cur.fetchone()[0])
 

@@ -6,6 +6,7 @@ import base64
 from typing import Any
 
 from wayline.core.events import WorkflowStatus
+from wayline.errors import InvalidArgumentError
 from wayline.store.rows import (
     INSTANCE_COLUMNS,
     Cursor,
@@ -21,13 +22,21 @@ def encode_token(created_at: int, instance_id: str) -> str:
     return base64.urlsafe_b64encode(raw).decode().rstrip("=")
 
 
+#: The range of the stored microsecond times (64-bit signed integers in SQL).
+_MIN_MICROS, _MAX_MICROS = -(2**63), 2**63 - 1
+
+
 def decode_token(token: str) -> tuple[int, str]:
+    """The keyset position a token names; ``InvalidArgumentError`` if no page gave it."""
     try:
         raw = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)).decode()
         created, instance_id = raw.split("|", 1)
-        return int(created), instance_id
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise ValueError(
+        micros = int(created)
+        if not _MIN_MICROS <= micros <= _MAX_MICROS or "\x00" in instance_id:
+            raise ValueError(raw)
+        return micros, instance_id
+    except ValueError as exc:  # also bad base64 (binascii.Error) and UTF-8
+        raise InvalidArgumentError(
             "invalid continuation token; pass the token returned by the previous page"
         ) from exc
 

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import contextlib
 import threading
-from collections.abc import Callable, Collection, Sequence
+from collections.abc import Callable, Collection, Iterator, Sequence
 from concurrent.futures import Future
 from contextlib import AbstractContextManager
 from datetime import datetime, timedelta
@@ -35,6 +35,8 @@ from wayline.errors import (
     InstanceAlreadyExistsError,
     InstanceChangedError,
     LeaseLostError,
+    StoreError,
+    StoreUnavailableError,
 )
 from wayline.store import nodes, purge, suspension, tasks
 from wayline.store.commands import (
@@ -46,6 +48,7 @@ from wayline.store.commands import (
     CreateInstance,
     ExtendTaskLeases,
     ExtendTurnLease,
+    ProbeWrite,
     PurgeExpired,
     PurgeInstance,
     ReleaseTasks,
@@ -123,7 +126,7 @@ class SqlStore:
         self._write_transactions = 0
         self._count_lock = threading.Lock()
         self._writer = GroupWriter(
-            self.transaction,
+            self._writing,
             self.apply,
             lock=writer_lock,
             committed=committed,
@@ -149,6 +152,7 @@ class SqlStore:
             PurgeExpired: lambda cur, command: purge.purge_expired(
                 cur, command, self.claim_lock_clause
             ),
+            ProbeWrite: self._probe_write,
         }
 
     # ----- dialect hooks -------------------------------------------------------------------
@@ -163,6 +167,40 @@ class SqlStore:
 
     def change_marker(self) -> int:
         raise NotImplementedError
+
+    def is_unavailable(self, exc: BaseException) -> bool:
+        """Whether a driver error means the database cannot be used right now (disk
+        full, file read-only, connection lost), rather than a bug or bad data."""
+        return False
+
+    # ----- store failures as StoreUnavailableError -------------------------------------
+
+    @contextlib.contextmanager
+    def _translated(self) -> Iterator[None]:
+        """Re-raise the driver's "cannot use the database now" errors as
+        ``StoreUnavailableError``, the one type every API layer maps (503, UNAVAILABLE)."""
+        try:
+            yield
+        except StoreError:
+            raise
+        except Exception as exc:
+            if self.is_unavailable(exc):
+                raise StoreUnavailableError(
+                    f"the store is unavailable: {str(exc).strip() or type(exc).__name__} "
+                    f"({type(exc).__module__}.{type(exc).__name__}); the request was not "
+                    "applied, retry it once the store is back"
+                ) from exc
+            raise
+
+    @contextlib.contextmanager
+    def _writing(self) -> Iterator[Cursor]:
+        with self._translated(), self.transaction() as cur:
+            yield cur
+
+    @contextlib.contextmanager
+    def _reading(self) -> Iterator[Cursor]:
+        with self._translated(), self.read() as cur:
+            yield cur
 
     def pipeline(self, cur: Cursor) -> AbstractContextManager[None]:
         """Statements run through :meth:`statement` inside this block may be sent
@@ -206,7 +244,19 @@ class SqlStore:
     def apply(self, cur: Cursor, command: WriteCommand) -> Any:
         """Apply a command inside the caller's transaction (an error leaves it to the
         caller to roll back)."""
-        return self._handlers[type(command)](cur, command)
+        with self._translated():
+            return self._handlers[type(command)](cur, command)
+
+    def check_writable(self) -> None:
+        """Raise ``StoreUnavailableError`` unless a write transaction commits now."""
+        self.execute(ProbeWrite())
+
+    @staticmethod
+    def _probe_write(cur: Cursor, command: ProbeWrite) -> None:
+        cur.execute(
+            "UPDATE schema_migrations SET applied_at = applied_at "
+            "WHERE version = (SELECT MAX(version) FROM schema_migrations)"
+        )
 
     @property
     def write_transactions(self) -> int:
@@ -385,11 +435,11 @@ class SqlStore:
         self._insert_instance(cur, command.new, command.now)
 
     def get_instance(self, instance_id: str) -> InstanceRecord | None:
-        with self.read() as cur:
+        with self._reading() as cur:
             return load_instance(cur, instance_id)
 
     def get_history(self, instance_id: str) -> list[HistoryEvent]:
-        with self.read() as cur:
+        with self._reading() as cur:
             cur.execute(
                 "SELECT event FROM history WHERE instance_id = ? ORDER BY seq", (instance_id,)
             )
@@ -768,7 +818,7 @@ class SqlStore:
 
     def next_wakeup(self, *, now: datetime) -> datetime | None:
         now_us = to_micros(now)
-        with self.read() as cur:
+        with self._reading() as cur:
             cur.execute(NEXT_READY_SQL, (now_us,))
             row = cur.fetchone()
             future = row[0] if row else None
@@ -778,12 +828,12 @@ class SqlStore:
         return from_micros(min(moments)) if moments else None
 
     def next_task_visible(self) -> datetime | None:
-        with self.read() as cur:
+        with self._reading() as cur:
             cur.execute(NEXT_TASK_SQL)
             return from_micros(cur.fetchone()[0])
 
     def active_children(self, instance_id: str) -> list[InstanceRecord]:
-        with self.read() as cur:
+        with self._reading() as cur:
             cur.execute(
                 f"SELECT {INSTANCE_COLUMNS} FROM instances WHERE parent_instance_id = ? "
                 f"AND status NOT IN ({placeholders(len(TERMINAL))})",
@@ -792,9 +842,9 @@ class SqlStore:
             return [instance_from_row(row) for row in cur.fetchall()]
 
     def list_instances(self, query: InstanceQuery) -> InstancePage:
-        with self.read() as cur:
+        with self._reading() as cur:
             return list_instances(cur, query)
 
     def count_instances(self, query: InstanceQuery) -> int:
-        with self.read() as cur:
+        with self._reading() as cur:
             return count_instances(cur, query)

@@ -18,14 +18,17 @@
 
 from __future__ import annotations
 
+import contextlib
+import os
 import sqlite3
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
-from wayline.errors import StoreError
+from wayline.errors import StoreError, StoreUnavailableError
 from wayline.store.migrations import load_migrations, split_statements
 from wayline.store.rows import Cursor
 from wayline.store.sql import SqlStore
@@ -75,6 +78,7 @@ class SqliteStore(SqlStore):
         self._checkpoint_due = threading.Event()
         self._commits_since_checkpoint = 0
         self._conn = self._connect(create=True)
+        self._file = self._identity()  # what every commit checks it still writes to
         try:
             self._configure(self._conn)
             if not self._memory:
@@ -92,14 +96,51 @@ class SqliteStore(SqlStore):
             ) from exc
 
     def _connect(self, *, create: bool) -> sqlite3.Connection:
+        # Only the first connection may create the file: a reader opened after the file
+        # was deleted must fail, not start an empty database in its place.
+        target = self.path if create or self._memory else f"file:{quote(self.path)}?mode=rw"
         try:
             conn = sqlite3.connect(
-                self.path, isolation_level=None, check_same_thread=False, timeout=30.0
+                target,
+                isolation_level=None,
+                check_same_thread=False,
+                timeout=30.0,
+                uri=not (create or self._memory),
             )
         except sqlite3.Error as exc:
-            action = "open" if create else "open a reader of"
-            raise StoreError(f"cannot {action} SQLite database {self.path!r}: {exc}") from exc
+            if create:
+                raise StoreError(f"cannot open SQLite database {self.path!r}: {exc}") from exc
+            # At run time (a new reader): the file became unreachable under us.
+            raise StoreUnavailableError(
+                f"cannot open a reader of SQLite database {self.path!r}: {exc}"
+            ) from exc
         return conn
+
+    def _identity(self) -> tuple[int, int] | None:
+        """The database file's (device, inode); None in memory or if it is gone."""
+        if self._memory:
+            return None
+        try:
+            info = os.stat(self.path)
+        except OSError:
+            return None
+        return info.st_dev, info.st_ino
+
+    def _check_file(self) -> None:
+        """Refuse to commit into a file that was deleted or replaced under us: the
+        connection would write on, into an inode nobody will ever open again."""
+        if not self._memory and self._identity() != self._file:
+            raise StoreUnavailableError(
+                f"the SQLite database file {self.path!r} was deleted or replaced while "
+                "this process had it open; writes are refused so that none is lost in the "
+                "old file; move the file back (writes resume) or restart the server"
+            )
+
+    def is_unavailable(self, exc: BaseException) -> bool:
+        # Disk full, read-only, I/O error, locked past the busy timeout (OperationalError);
+        # "file is not a database", "database disk image is malformed" (DatabaseError
+        # itself). Its other subclasses (IntegrityError, ProgrammingError) are bugs.
+        return isinstance(exc, sqlite3.OperationalError) or type(exc) is sqlite3.DatabaseError
 
     def _configure(self, conn: sqlite3.Connection) -> None:
         conn.execute("PRAGMA busy_timeout = 30000")
@@ -134,11 +175,13 @@ class SqliteStore(SqlStore):
             cur = self._conn.cursor()
             # IMMEDIATE takes the write lock up front, so concurrent processes on the
             # same file serialize here instead of failing at commit.
-            cur.execute("BEGIN IMMEDIATE")
             try:
+                cur.execute("BEGIN IMMEDIATE")
                 yield cur
+                self._check_file()
             except BaseException:
-                self._conn.rollback()
+                with contextlib.suppress(sqlite3.Error):  # keep the first error
+                    self._conn.rollback()
                 raise
             else:
                 self._count_write()  # before it is visible, as for group commits
@@ -146,6 +189,10 @@ class SqliteStore(SqlStore):
                     self._conn.commit()
                 except BaseException:
                     self._count_write(-1)
+                    # A COMMIT that failed (disk full) leaves the transaction open, and
+                    # every later BEGIN would fail with it: end it.
+                    with contextlib.suppress(sqlite3.Error):
+                        self._conn.rollback()
                     raise
             finally:
                 cur.close()

@@ -30,7 +30,7 @@ class ApiTokenInterceptor(grpc.aio.ServerInterceptor):
     """
 
     def __init__(self, token: str) -> None:
-        self._token = token
+        self._token = token.encode("utf-8")  # compared as bytes: any token works
 
     async def intercept_service(
         self,
@@ -39,12 +39,12 @@ class ApiTokenInterceptor(grpc.aio.ServerInterceptor):
         ],
         handler_call_details: grpc.HandlerCallDetails,
     ) -> grpc.RpcMethodHandler[Any, Any] | None:
-        given = ""
+        given = b""
         for key, value in handler_call_details.invocation_metadata or ():
             if key == "dapr-api-token":
-                given = value if isinstance(value, str) else value.decode("latin-1")
+                given = value.encode("utf-8", "replace") if isinstance(value, str) else value
         handler = await continuation(handler_call_details)
-        if hmac.compare_digest(given.encode(), self._token.encode()) or handler is None:
+        if hmac.compare_digest(given, self._token) or handler is None:
             return handler
         if handler.response_streaming:
             return grpc.unary_stream_rpc_method_handler(_deny_stream)

@@ -18,6 +18,7 @@ from wayline._proto.dt import orchestrator_actions_pb2 as apb
 from wayline._proto.dt import orchestrator_service_pb2 as opb_service
 from wayline.client import WorkflowState
 from wayline.core import events as ev
+from wayline.core import serde
 from wayline.core.actions import (
     Action,
     CompleteWorkflow,
@@ -26,10 +27,11 @@ from wayline.core.actions import (
     ScheduleTask,
     SendEvent,
 )
-from wayline.core.executor import TurnResult
+from wayline.core.executor import TurnResult, failure_from_exception
 from wayline.core.propagation import Propagated, PropagationScope
 from wayline.core.versioning import Stall, StallReason
 from wayline.engine.remote import TurnWork, WorkItem
+from wayline.errors import SerializationError
 
 STATUS_TO_PROTO: dict[ev.WorkflowStatus, opb.OrchestrationStatus] = {
     ev.WorkflowStatus.RUNNING: opb.ORCHESTRATION_STATUS_RUNNING,
@@ -376,16 +378,49 @@ def _failure(details: opb.TaskFailureDetails, fallback: str) -> ev.FailureDetail
 def activity_result(
     response: opb_service.ActivityResponse, now: datetime
 ) -> ev.TaskCompleted | ev.TaskFailed:
-    """A worker's ``ActivityResponse`` as the result event for the workflow's inbox."""
+    """A worker's ``ActivityResponse`` as the result event for the workflow's inbox.
+
+    A result that is JSON but would not survive a round trip (an SDK writes ``NaN``
+    for ``float("nan")``) fails the task, as a local activity's does.
+    """
     if response.HasField("failureDetails"):
         return ev.TaskFailed(
             timestamp=now,
             task_scheduled_id=response.taskId,
             failure=_failure(response.failureDetails, "the activity failed"),
         )
-    return ev.TaskCompleted(
-        timestamp=now, task_scheduled_id=response.taskId, result=payload_text(response, "result")
-    )
+    result = payload_text(response, "result")
+    try:
+        _check(result)
+    except SerializationError as exc:
+        return ev.TaskFailed(
+            timestamp=now, task_scheduled_id=response.taskId, failure=failure_from_exception(exc)
+        )
+    return ev.TaskCompleted(timestamp=now, task_scheduled_id=response.taskId, result=result)
+
+
+def _check(text: str | None) -> None:
+    if text is not None:
+        serde.check_text(text)
+
+
+def _checked(actions: list[Action]) -> CompleteWorkflow | None:
+    """A failure of the workflow if one of its actions carries a payload that would not
+    survive a round trip (``NaN``, ``1e999``), as local workflow code fails on one."""
+    for action in actions:
+        texts: tuple[str | None, ...] = ()
+        if isinstance(action, ScheduleTask | CreateChildWorkflow | SendEvent):
+            texts = (action.input,)
+        elif isinstance(action, CompleteWorkflow):
+            texts = (action.result, *(e.input for e in action.carryover_events))
+        try:
+            for text in texts:
+                _check(text)
+        except SerializationError as exc:
+            return CompleteWorkflow(
+                id=action.id, status=ev.WorkflowStatus.FAILED, failure=failure_from_exception(exc)
+            )
+    return None
 
 
 def turn_result(response: opb_service.WorkflowResponse) -> TurnResult:
@@ -413,8 +448,9 @@ def turn_result(response: opb_service.WorkflowResponse) -> TurnResult:
         actions.append(converted)
         if isinstance(converted, CompleteWorkflow):
             break
+    failed = _checked(actions)
     return TurnResult(
-        actions=tuple(actions),
+        actions=tuple(actions) if failed is None else (failed,),
         custom_status=payload_text(response, "customStatus"),
         version_name=version_name,
         patches=patches,

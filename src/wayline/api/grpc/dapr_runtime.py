@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 import grpc
@@ -41,7 +41,17 @@ def _required_id(instance_id: str) -> str:
 
 
 def _payload(data: bytes) -> RawPayload | None:
-    return RawPayload(data.decode("utf-8", errors="replace")) if data else None
+    """Raw bytes as payload text (checked by the client); not UTF-8: refused."""
+    if not data:
+        return None
+    try:
+        return RawPayload(data.decode("utf-8"))
+    except UnicodeDecodeError as exc:
+        raise RpcError(
+            grpc.StatusCode.INVALID_ARGUMENT,
+            f"ERR_MALFORMED_REQUEST: the payload is not UTF-8 text (byte {data[exc.start]:#04x} "
+            f"at offset {exc.start}); send UTF-8 (JSON always is)",
+        ) from exc
 
 
 class DaprRuntimeWorkflowService:
@@ -86,7 +96,8 @@ class DaprRuntimeWorkflowService:
         if start_time:
             try:
                 start_at = datetime.fromisoformat(start_time.replace("Z", "+00:00"))
-            except ValueError as exc:
+                start_at.astimezone(UTC)  # in range once in UTC (not year 10000)
+            except (ValueError, OverflowError) as exc:
                 raise RpcError(
                     grpc.StatusCode.INTERNAL,
                     f"ERR_START_WORKFLOW: {START_TIME_OPTION} {start_time!r} is not an RFC3339 "

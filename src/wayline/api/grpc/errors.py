@@ -8,14 +8,17 @@ from wayline.errors import (
     EventNameMissingError,
     InstanceAlreadyExistsError,
     InstanceNotFoundError,
+    InvalidArgumentError,
     InvalidInstanceIdError,
     PayloadTooLargeError,
     SerializationError,
+    StoreError,
     WaylineError,
     WorkflowNameMissingError,
 )
 
 _INVALID = (
+    InvalidArgumentError,
     InvalidInstanceIdError,
     WorkflowNameMissingError,
     EventNameMissingError,
@@ -53,6 +56,8 @@ def status_for(exc: Exception, *, already_exists: grpc.StatusCode) -> RpcError:
         return RpcError(grpc.StatusCode.INVALID_ARGUMENT, message)
     if isinstance(exc, InstanceNotFoundError):
         return RpcError(grpc.StatusCode.NOT_FOUND, message)
+    if isinstance(exc, StoreError):  # not applied; worth retrying once the store is back
+        return RpcError(grpc.StatusCode.UNAVAILABLE, message)
     if isinstance(exc, WaylineError):
         return RpcError(grpc.StatusCode.INTERNAL, message)
     return RpcError(grpc.StatusCode.INTERNAL, f"internal error: {exc!r}")

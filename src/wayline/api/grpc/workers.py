@@ -22,6 +22,7 @@ from wayline.api.grpc import convert
 from wayline.api.grpc.past_events import PastEventsCache
 from wayline.core.events import FailureDetails, TaskFailed
 from wayline.core.executor import TurnResult
+from wayline.core.serde import MAX_PAYLOAD_BYTES
 from wayline.core.versioning import Stall, StallReason
 from wayline.engine.remote import TurnWork, WorkerHub, WorkItem
 
@@ -29,7 +30,7 @@ log = logging.getLogger("wayline.api.grpc.workers")
 
 Ctx = grpc.aio.ServicerContext[Any, Any]
 #: grpc-python's default receive limit, which the Dapr SDK workers keep (spec §7.8).
-MAX_WORK_ITEM_BYTES = 4 * 1024 * 1024
+MAX_WORK_ITEM_BYTES = MAX_PAYLOAD_BYTES
 
 
 def _keeps_history(request: pb.GetWorkItemsRequest) -> bool:

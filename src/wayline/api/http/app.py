@@ -1,20 +1,30 @@
-"""The ASGI application: routes plus the API-token and body-size guards."""
+"""The ASGI application: routes, the API-token and body-size guards, and JSON errors
+for everything no handler answers (unknown routes, unexpected exceptions)."""
 
 from __future__ import annotations
 
 import hmac
 import json
+import logging
 from collections.abc import Callable
 from typing import Any
 
 from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from wayline.api.http.dapr import DaprWorkflowApi, health_routes
+from wayline.api.http.errors import error_response, from_wayline_error
 from wayline.api.http.wayline_api import WaylineApi
 from wayline.client import WorkflowClient
+from wayline.core.serde import MAX_PAYLOAD_BYTES
+from wayline.errors import WaylineError
 
-DEFAULT_MAX_BODY_BYTES = 4 * 1024 * 1024
+log = logging.getLogger("wayline.api.http")
+
+DEFAULT_MAX_BODY_BYTES = MAX_PAYLOAD_BYTES
 # Health stays open with a token configured, as in Dapr.
 _OPEN_PATHS = frozenset(
     {"/v1.0/healthz", "/v1.0/healthz/outbound", "/wayline/v1/healthz", "/wayline/v1/readyz"}
@@ -44,7 +54,9 @@ class Guard:
 
     def __init__(self, app: ASGIApp, *, api_token: str | None, max_body_bytes: int) -> None:
         self.app = app
-        self.api_token = api_token
+        # Compared as bytes: the header's raw bytes against the token in UTF-8, so any
+        # token works and no header value can make the comparison itself fail.
+        self.api_token = api_token.encode("utf-8") if api_token else None
         self.max_body_bytes = max_body_bytes
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -52,8 +64,7 @@ class Guard:
             await self.app(scope, receive, send)
             return
         if self.api_token and scope["path"] not in _OPEN_PATHS:
-            headers = dict(scope["headers"])
-            given = headers.get(b"dapr-api-token", b"").decode("latin-1")
+            given = dict(scope["headers"]).get(b"dapr-api-token", b"")
             if not hmac.compare_digest(given, self.api_token):
                 await _send_error(
                     send, 401, "ERR_API_TOKEN", "missing or invalid dapr-api-token header"
@@ -97,6 +108,70 @@ class Guard:
         )
 
 
+_HTTP_CODES = {404: "ERR_NOT_FOUND", 405: "ERR_METHOD_NOT_ALLOWED"}
+
+
+async def _http_error(request: Request, exc: Exception) -> Response:
+    """Starlette's own refusals (no such route, wrong method) in Dapr's error shape."""
+    assert isinstance(exc, HTTPException)
+    if exc.status_code == 404:
+        message = (
+            f"no route {request.method} {request.url.path}; the Dapr workflow API is under "
+            "/v1.0/workflows/..., Wayline's own under /wayline/v1 (see /wayline/v1/openapi.json)"
+        )
+    elif exc.status_code == 405:
+        message = f"{request.method} is not allowed on {request.url.path}"
+    else:
+        message = str(exc.detail)
+    code = _HTTP_CODES.get(exc.status_code, f"ERR_HTTP_{exc.status_code}")
+    return JSONResponse(
+        {"errorCode": code, "message": message}, status_code=exc.status_code, headers=exc.headers
+    )
+
+
+async def _unexpected(request: Request, exc: Exception) -> Response:
+    """An exception no handler caught: a typed Wayline error keeps its status (a store
+    that cannot be reached is a 503), anything else is a JSON 500."""
+    if isinstance(exc, WaylineError):
+        error = from_wayline_error(exc, "ERR_INTERNAL")
+        return error_response(error.status, error.code, error.message)
+    return error_response(
+        500,
+        "ERR_INTERNAL",
+        f"internal error ({type(exc).__name__}) in {request.method} {request.url.path}; "
+        "the server log has the details",
+    )
+
+
+class LastResort:
+    """Logs an exception that escaped the application instead of letting it reach the
+    server, which would drop the keep-alive connection; answers a JSON 500 if no
+    response was started (Starlette's handler has written one otherwise)."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = False
+
+        async def tracked(message: Message) -> None:
+            nonlocal started
+            started = started or message["type"] == "http.response.start"
+            await send(message)
+
+        try:
+            await self.app(scope, receive, tracked)
+        except Exception as exc:
+            log.error("%s %s failed", scope.get("method"), scope.get("path"), exc_info=exc)
+            if not started:
+                await _send_error(
+                    send, 500, "ERR_INTERNAL", f"internal error ({type(exc).__name__})"
+                )
+
+
 def create_app(
     client: WorkflowClient,
     *,
@@ -107,5 +182,8 @@ def create_app(
     """The whole HTTP surface over one client: Dapr routes, Wayline routes, health."""
     dapr = DaprWorkflowApi(client)
     own = WaylineApi(client, ready=ready)
-    app = Starlette(routes=[*health_routes(), *dapr.routes(), *own.routes()])
-    return Guard(app, api_token=api_token, max_body_bytes=max_body_bytes)
+    app = Starlette(
+        routes=[*health_routes(), *dapr.routes(), *own.routes()],
+        exception_handlers={HTTPException: _http_error, Exception: _unexpected},
+    )
+    return LastResort(Guard(app, api_token=api_token, max_body_bytes=max_body_bytes))

@@ -8,7 +8,6 @@ codes rather than a generic 404.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Awaitable, Callable
 from typing import Any
 from urllib.parse import unquote
@@ -19,6 +18,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from wayline.api.dapr_state import dapr_state_json, rfc3339
+from wayline.api.http.bodies import body_text, json_object
 from wayline.api.http.errors import ApiError, error_response, from_wayline_error
 from wayline.client import WorkflowClient
 from wayline.core.serde import RawPayload
@@ -88,7 +88,7 @@ class DaprWorkflowApi:
         name = parts[1]
         if not name:
             raise ApiError(400, "ERR_WORKFLOW_NAME_MISSING", "no workflow name was provided")
-        body = (await request.body()).decode("utf-8", errors="replace")
+        body = body_text(await request.body())
         instance_id = request.query_params.get("instanceID") or None
         iid = await self._call(
             "ERR_START_WORKFLOW",
@@ -115,7 +115,7 @@ class DaprWorkflowApi:
     async def _operation(self, request: Request, parts: list[str]) -> Response:
         iid = self._instance_id(parts)
         operation = parts[2]
-        options = await self._json_body(request)
+        options = json_object(await request.body())  # protojson: unknown fields ignored
         if operation == "terminate":
             output = options.get("output")
             await self._call(
@@ -137,7 +137,7 @@ class DaprWorkflowApi:
         event_name = parts[3] if len(parts) == 4 else ""
         if not event_name:
             raise ApiError(400, "ERR_WORKFLOW_EVENT_NAME_MISSING", "no event name was provided")
-        body = (await request.body()).decode("utf-8", errors="replace")
+        body = body_text(await request.body())
         try:
             await run_in_threadpool(
                 self.client.raise_event, iid, event_name, RawPayload(body) if body else None
@@ -147,22 +147,6 @@ class DaprWorkflowApi:
             if api_error.status != 404:  # events for unknown instances are dropped, as Dapr does
                 raise api_error from exc
         return JSONResponse({}, status_code=202)
-
-    @staticmethod
-    async def _json_body(request: Request) -> dict[str, Any]:
-        """Optional protojson body of the non-start POSTs; unknown fields are ignored."""
-        raw = await request.body()
-        if not raw.strip():
-            return {}
-        try:
-            parsed = json.loads(raw)
-        except ValueError as exc:
-            raise ApiError(
-                400, "ERR_MALFORMED_REQUEST", f"the request body is not JSON: {exc}"
-            ) from exc
-        if not isinstance(parsed, dict):
-            raise ApiError(400, "ERR_MALFORMED_REQUEST", "the request body must be a JSON object")
-        return parsed
 
 
 async def healthz(request: Request) -> Response:

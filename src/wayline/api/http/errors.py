@@ -7,15 +7,18 @@ from starlette.responses import JSONResponse
 from wayline.errors import (
     EventNameMissingError,
     InstanceNotFoundError,
+    InvalidArgumentError,
     InvalidInstanceIdError,
     InvalidRerunError,
     PayloadTooLargeError,
     SerializationError,
+    StoreError,
     WaylineError,
     WorkflowNameMissingError,
 )
 
 _BAD_REQUEST = (
+    InvalidArgumentError,
     InvalidInstanceIdError,
     WorkflowNameMissingError,
     EventNameMissingError,
@@ -51,6 +54,10 @@ def from_wayline_error(exc: WaylineError, operation_code: str) -> ApiError:
         return ApiError(400, "ERR_MALFORMED_REQUEST", str(exc))
     if isinstance(exc, InstanceNotFoundError):
         return ApiError(404, exc.error_code, str(exc))
+    if isinstance(exc, StoreError):
+        # The store cannot be used now (disk full, database restarting): the request was
+        # not applied and may be retried, which 503 says where 500 would not.
+        return ApiError(503, exc.error_code, str(exc))
     # Duplicate active ids, purging a running instance, pausing a finished one:
     # Dapr reports every engine-side refusal as 500 with the operation's code.
     return ApiError(500, operation_code, str(exc))

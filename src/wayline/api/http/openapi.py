@@ -98,7 +98,7 @@ def openapi_document() -> dict[str, Any]:
             },
             "/wayline/v1/readyz": {
                 "get": {
-                    "summary": "Readiness: engine running, store reachable",
+                    "summary": "Readiness: engine running, store writable",
                     "responses": {
                         "200": _json({"type": "object"}),
                         "503": _json({"type": "object"}, "not ready"),

@@ -6,10 +6,9 @@ document served at ``/wayline/v1/openapi.json`` (built in ``openapi.py``).
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Callable
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from starlette.concurrency import run_in_threadpool
@@ -18,6 +17,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from wayline.api.dapr_state import rfc3339
+from wayline.api.http.bodies import json_object
 from wayline.api.http.errors import ApiError, error_response, from_wayline_error
 from wayline.api.http.openapi import openapi_document
 from wayline.client import BULK_OPERATIONS, WorkflowClient, WorkflowState
@@ -76,10 +76,18 @@ def _parse_time(name: str, value: str) -> datetime:
     try:
         if not _RFC3339.fullmatch(value):
             raise ValueError(value)
-        return datetime.fromisoformat(value.upper().replace("Z", "+00:00"))
+        moment = datetime.fromisoformat(value.upper().replace("Z", "+00:00"))
     except ValueError as exc:
         raise ApiError(
             400, "ERR_MALFORMED_REQUEST", f"{name} must be an RFC 3339 time, got {value!r}"
+        ) from exc
+    try:
+        return moment.astimezone(UTC)
+    except OverflowError as exc:  # 9999-12-31T23:59:59-23:59 is in year 10000 in UTC
+        raise ApiError(
+            400,
+            "ERR_MALFORMED_REQUEST",
+            f"{name} {value!r} is out of range in UTC; give a time between years 1 and 9999 in UTC",
         ) from exc
 
 
@@ -154,12 +162,12 @@ class WaylineApi:
     async def _call(
         self, fn: Callable[..., Any], *args: Any, _code: str = "ERR_WAYLINE", **kw: Any
     ) -> Any:
+        # Bad arguments are typed (InvalidArgumentError); any other exception is the
+        # server's fault, a JSON 500 (see app.py), not the caller's.
         try:
             return await run_in_threadpool(fn, *args, **kw)
         except WaylineError as exc:
             raise from_wayline_error(exc, _code) from exc
-        except ValueError as exc:
-            raise ApiError(400, "ERR_MALFORMED_REQUEST", str(exc)) from exc
 
     @staticmethod
     def _query_filters(request: Request) -> dict[str, Any]:
@@ -179,7 +187,7 @@ class WaylineApi:
         if not self._ready():
             return JSONResponse({"status": "starting"}, status_code=503)
         try:
-            await run_in_threadpool(self.client.count_workflows, status="PENDING")
+            await run_in_threadpool(self.client.check_store)
         except Exception as exc:
             return JSONResponse({"status": "unavailable", "reason": str(exc)}, status_code=503)
         return JSONResponse({"status": "ready"})
@@ -257,9 +265,10 @@ class WaylineApi:
         ``newInstanceID``, ``input`` (given: it replaces the activity's input, unless
         ``overwriteInput`` is false) and ``newChildWorkflowInstanceID``."""
         try:
-            body = json.loads(await request.body() or b"{}")
-            if not isinstance(body, dict):
-                raise ValueError("the body must be a JSON object")
+            body = json_object(await request.body())
+        except ApiError as exc:
+            return error_response(exc.status, exc.code, exc.message)
+        try:
             unknown = sorted(set(body) - _RERUN_FIELDS)
             if unknown:
                 raise ValueError(f"unknown field {unknown[0]!r}")
@@ -278,7 +287,7 @@ class WaylineApi:
                 if value is not None and not isinstance(value, str):
                     raise ValueError(f"{field} must be a string")
                 names[keyword] = value or None
-        except (ValueError, RecursionError) as exc:
+        except ValueError as exc:
             return error_response(400, "ERR_MALFORMED_REQUEST", f"bad request body: {exc}")
         try:
             new_id = await self._call(
@@ -302,14 +311,8 @@ class WaylineApi:
                 "ERR_NOT_FOUND",
                 f"unknown bulk operation {operation!r}; use one of {', '.join(BULK_OPERATIONS)}",
             )
-        raw = await request.body()
         try:
-            body = json.loads(raw) if raw.strip() else {}
-            if not isinstance(body, dict):
-                raise ValueError("the body must be a JSON object of filters")
-        except ValueError as exc:
-            return error_response(400, "ERR_MALFORMED_REQUEST", f"bad request body: {exc}")
-        try:
+            body = json_object(await request.body())
             unknown = sorted(set(body) - _BODY_FILTERS)
             if unknown:
                 raise ApiError(
