@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from wayline.core import serde
+from wayline.core.codec import event_to_dict
 from wayline.core.context import as_utc
 from wayline.core.events import (
     EventRaised,
@@ -56,6 +57,25 @@ from wayline.store.commands import StartRerun
 from wayline.store.types import AppendResult, InstanceQuery, InstanceRecord, NewInstance
 
 DEFAULT_MAX_PAYLOAD_BYTES = serde.MAX_PAYLOAD_BYTES
+
+# What the API layers (HTTP, gRPC, dashboard) use of the kernel, through the client:
+# the payload rules, statuses, and events as the JSON export shows them.
+RawPayload = serde.RawPayload
+parse_json_payload = serde.loads
+__all__ = [
+    "BULK_OPERATIONS",
+    "DEFAULT_MAX_PAYLOAD_BYTES",
+    "AsyncWorkflowClient",
+    "BulkResult",
+    "RawPayload",
+    "WorkflowClient",
+    "WorkflowFailedError",
+    "WorkflowPage",
+    "WorkflowState",
+    "WorkflowStatus",
+    "event_to_dict",
+    "parse_json_payload",
+]
 
 
 @dataclass(frozen=True)

@@ -18,13 +18,12 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from wayline.api.http.dapr import DaprWorkflowApi, health_routes
 from wayline.api.http.errors import error_response, from_wayline_error
 from wayline.api.http.wayline_api import WaylineApi
-from wayline.client import WorkflowClient
-from wayline.core.serde import MAX_PAYLOAD_BYTES
+from wayline.client import DEFAULT_MAX_PAYLOAD_BYTES, WorkflowClient
 from wayline.errors import WaylineError
 
 log = logging.getLogger("wayline.api.http")
 
-DEFAULT_MAX_BODY_BYTES = MAX_PAYLOAD_BYTES
+DEFAULT_MAX_BODY_BYTES = DEFAULT_MAX_PAYLOAD_BYTES
 # Health stays open with a token configured, as in Dapr.
 _OPEN_PATHS = frozenset(
     {"/v1.0/healthz", "/v1.0/healthz/outbound", "/wayline/v1/healthz", "/wayline/v1/readyz"}

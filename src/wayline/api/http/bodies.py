@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from wayline.api.http.errors import ApiError
-from wayline.core import serde
+from wayline.client import parse_json_payload
 from wayline.errors import SerializationError
 
 MALFORMED = "ERR_MALFORMED_REQUEST"
@@ -35,7 +35,7 @@ def json_object(raw: bytes) -> dict[str, Any]:
     if not text.strip():
         return {}
     try:
-        parsed = serde.loads(text)
+        parsed = parse_json_payload(text)
     except SerializationError as exc:
         reason = str(exc).removeprefix("payload ")  # "is not valid JSON: ..."
         raise ApiError(400, MALFORMED, f"the request body {reason}") from exc

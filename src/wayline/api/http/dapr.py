@@ -20,8 +20,7 @@ from starlette.routing import BaseRoute, Route
 from wayline.api.dapr_state import dapr_state_json, rfc3339
 from wayline.api.http.bodies import body_text, json_object
 from wayline.api.http.errors import ApiError, error_response, from_wayline_error
-from wayline.client import WorkflowClient
-from wayline.core.serde import RawPayload
+from wayline.client import RawPayload, WorkflowClient
 from wayline.errors import WaylineError
 
 __all__ = ["DaprWorkflowApi", "dapr_state_json", "health_routes", "rfc3339"]

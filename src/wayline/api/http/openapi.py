@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from wayline.core.events import WorkflowStatus
+from wayline.client import WorkflowStatus
 
 _STATUSES = [status.value for status in WorkflowStatus]
 

@@ -20,9 +20,13 @@ from wayline.api.dapr_state import rfc3339
 from wayline.api.http.bodies import json_object
 from wayline.api.http.errors import ApiError, error_response, from_wayline_error
 from wayline.api.http.openapi import openapi_document
-from wayline.client import BULK_OPERATIONS, WorkflowClient, WorkflowState
-from wayline.core.codec import event_to_dict
-from wayline.core.events import WorkflowStatus
+from wayline.client import (
+    BULK_OPERATIONS,
+    WorkflowClient,
+    WorkflowState,
+    WorkflowStatus,
+    event_to_dict,
+)
 from wayline.errors import WaylineError
 
 PREFIX = "/wayline/v1"
