@@ -111,6 +111,20 @@ def build_parser() -> argparse.ArgumentParser:
         help="largest request body (env WAYLINE_MAX_BODY_BYTES; default 4 MiB)",
     )
     serve.add_argument("--log-level", default=os.environ.get("WAYLINE_LOG_LEVEL", "info"))
+    # The web dashboard at /ui/ (docs/dashboard.md).
+    serve.add_argument(
+        "--ui-read-only",
+        action="store_true",
+        default=os.environ.get("WAYLINE_UI_READ_ONLY", "").lower() in ("1", "true", "yes"),
+        help="serve the dashboard without its actions (env WAYLINE_UI_READ_ONLY)",
+    )
+    serve.add_argument(
+        "--no-ui",
+        dest="ui",
+        action="store_false",
+        default=os.environ.get("WAYLINE_UI", "1").lower() not in ("0", "false", "no"),
+        help="do not serve the dashboard (env WAYLINE_UI=0)",
+    )
     serve.add_argument(
         "--app-id",
         default=os.environ.get("WAYLINE_APP_ID", "wayline"),

@@ -127,6 +127,8 @@ class ServerConfig:
     max_body_bytes: int = DEFAULT_MAX_BODY_BYTES
     settings: EngineSettings = field(default_factory=EngineSettings)
     log_level: str = "info"
+    ui: bool = True
+    ui_read_only: bool = False
 
 
 class EngineThread:
@@ -238,6 +240,8 @@ async def serve(config: ServerConfig) -> None:
         api_token=config.api_token,
         max_body_bytes=config.max_body_bytes,
         ready=lambda: engine_thread.running,
+        ui=config.ui,
+        ui_read_only=config.ui_read_only,
     )
     server = _Uvicorn(
         uvicorn.Config(
@@ -306,6 +310,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         max_body_bytes=args.max_body_bytes,
         settings=settings,
         log_level=args.log_level,
+        ui=args.ui,
+        ui_read_only=args.ui_read_only,
     )
     logging.basicConfig(
         level=config.log_level.upper(), format="%(levelname)s %(name)s: %(message)s"

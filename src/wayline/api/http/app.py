@@ -12,6 +12,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from wayline.api.http.dapr import DaprWorkflowApi, health_routes
 from wayline.api.http.wayline_api import WaylineApi
+from wayline.api.ui import dashboard_routes, is_ui_path
 from wayline.client import WorkflowClient
 
 DEFAULT_MAX_BODY_BYTES = 4 * 1024 * 1024
@@ -42,16 +43,21 @@ class Guard:
     Both checks happen before any handler runs, so a rejected request changes nothing.
     """
 
-    def __init__(self, app: ASGIApp, *, api_token: str | None, max_body_bytes: int) -> None:
+    def __init__(
+        self, app: ASGIApp, *, api_token: str | None, max_body_bytes: int, ui: bool = False
+    ) -> None:
         self.app = app
         self.api_token = api_token
         self.max_body_bytes = max_body_bytes
+        # The dashboard signs browsers in itself (a session cookie valid on /ui only).
+        self.ui = ui
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        if self.api_token and scope["path"] not in _OPEN_PATHS:
+        ui_path = self.ui and is_ui_path(scope["path"])
+        if self.api_token and scope["path"] not in _OPEN_PATHS and not ui_path:
             headers = dict(scope["headers"])
             given = headers.get(b"dapr-api-token", b"").decode("latin-1")
             if not hmac.compare_digest(given, self.api_token):
@@ -103,9 +109,15 @@ def create_app(
     api_token: str | None = None,
     max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
     ready: Callable[[], bool] = lambda: True,
+    ui: bool = True,
+    ui_read_only: bool = False,
 ) -> Any:
-    """The whole HTTP surface over one client: Dapr routes, Wayline routes, health."""
+    """The whole HTTP surface over one client: Dapr routes, Wayline routes, health,
+    and (unless ``ui=False``) the dashboard at ``/ui/``."""
     dapr = DaprWorkflowApi(client)
     own = WaylineApi(client, ready=ready)
-    app = Starlette(routes=[*health_routes(), *dapr.routes(), *own.routes()])
-    return Guard(app, api_token=api_token, max_body_bytes=max_body_bytes)
+    routes = [*health_routes(), *dapr.routes(), *own.routes()]
+    if ui:
+        routes += dashboard_routes(client, api_token=api_token, read_only=ui_read_only)
+    app = Starlette(routes=routes)
+    return Guard(app, api_token=api_token, max_body_bytes=max_body_bytes, ui=ui)
