@@ -13,7 +13,7 @@ import json
 import threading
 import time
 from collections.abc import Callable, Collection, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -54,7 +54,13 @@ from wayline.errors import (
 )
 from wayline.store import Store, open_store
 from wayline.store.commands import StartRerun
-from wayline.store.types import AppendResult, InstanceQuery, InstanceRecord, NewInstance
+from wayline.store.types import (
+    AppendResult,
+    InstanceQuery,
+    InstanceRecord,
+    InstanceSort,
+    NewInstance,
+)
 
 DEFAULT_MAX_PAYLOAD_BYTES = serde.MAX_PAYLOAD_BYTES
 
@@ -221,6 +227,14 @@ def _utc(moment: datetime | None, name: str) -> datetime | None:
             f"{name} {moment.isoformat()} is out of range once converted to UTC; give a "
             "time between years 1 and 9999 in UTC"
         ) from exc
+
+
+def _sort(sort: str | InstanceSort) -> InstanceSort:
+    try:
+        return InstanceSort(str(sort).lower())
+    except ValueError as exc:
+        known = ", ".join(s.value for s in InstanceSort)
+        raise InvalidArgumentError(f"unknown sort {sort!r}; use one of {known}") from exc
 
 
 def _dapr_timeout(timeout: float | None, timeout_in_seconds: float | None) -> float | None:
@@ -588,11 +602,21 @@ class WorkflowClient:
         completed_after: datetime | None = None,
         completed_before: datetime | None = None,
         parent_instance_id: str | None = None,
+        instance_id_prefix: str | None = None,
         page_size: int = 100,
         continuation_token: str | None = None,
+        sort: str = "created",
+        descending: bool = True,
     ) -> WorkflowPage:
-        """One page of instances, newest first, filtered by any of the arguments."""
-        page = self._store.list_instances(
+        """One page of instances, filtered by any of the arguments.
+
+        Newest first by default; ``sort`` orders by ``created``, ``updated`` (last
+        updated), ``id``, ``name``, ``status`` or ``duration`` instead, ``descending``
+        or not. Paging is by keyset: a page deep in the list costs what the first does.
+        """
+        if page_size < 1:
+            raise ValueError("page_size must be at least 1")
+        query = replace(
             self._query(
                 status,
                 name,
@@ -601,10 +625,14 @@ class WorkflowClient:
                 completed_after,
                 completed_before,
                 parent_instance_id,
-                page_size,
-                continuation_token,
-            )
+                instance_id_prefix,
+            ),
+            page_size=page_size,
+            continuation_token=continuation_token,
+            sort=_sort(sort),
+            descending=descending,
         )
+        page = self._store.list_instances(query)
         return WorkflowPage(
             workflows=[WorkflowState.from_record(r) for r in page.instances],
             continuation_token=page.continuation_token,
@@ -627,11 +655,63 @@ class WorkflowClient:
         name: str | None = None,
         created_after: datetime | None = None,
         created_before: datetime | None = None,
+        completed_after: datetime | None = None,
+        completed_before: datetime | None = None,
+        parent_instance_id: str | None = None,
+        instance_id_prefix: str | None = None,
     ) -> int:
-        """How many instances match the filters."""
+        """How many instances match the filters (those of :meth:`list_workflows`)."""
         return self._store.count_instances(
-            self._query(status, name, created_after, created_before, None, None, None, 1, None)
+            self._query(
+                status,
+                name,
+                created_after,
+                created_before,
+                completed_after,
+                completed_before,
+                parent_instance_id,
+                instance_id_prefix,
+            )
         )
+
+    def count_workflows_by_status(
+        self,
+        *,
+        name: str | None = None,
+        created_after: datetime | None = None,
+        created_before: datetime | None = None,
+        completed_after: datetime | None = None,
+        completed_before: datetime | None = None,
+        parent_instance_id: str | None = None,
+        instance_id_prefix: str | None = None,
+    ) -> dict[WorkflowStatus, int]:
+        """How many instances match the filters for each status, in one query.
+
+        Statuses without instances are absent.
+        """
+        return self._store.count_by_status(
+            self._query(
+                None,
+                name,
+                created_after,
+                created_before,
+                completed_after,
+                completed_before,
+                parent_instance_id,
+                instance_id_prefix,
+            )
+        )
+
+    def workflow_durations(self, name: str, *, limit: int = 1000) -> list[float]:
+        """Seconds from creation to completion of the ``limit`` most recently created
+        COMPLETED instances of workflow ``name``, newest first (for percentiles)."""
+        if limit < 1:
+            raise ValueError("limit must be at least 1")
+        return [us / 1_000_000 for us in self._store.recent_durations(name, limit=limit)]
+
+    def workflow_names(self, *, limit: int = 1000) -> list[str]:
+        """Workflow names that have instances or that a live node registers, sorted."""
+        return self._store.workflow_names(now=self._clock.now(), limit=limit)
 
     @staticmethod
     def _query(
@@ -642,11 +722,8 @@ class WorkflowClient:
         completed_after: datetime | None,
         completed_before: datetime | None,
         parent_instance_id: str | None,
-        page_size: int,
-        continuation_token: str | None,
+        instance_id_prefix: str | None,
     ) -> InstanceQuery:
-        if page_size < 1:
-            raise InvalidArgumentError("page_size must be at least 1")
         return InstanceQuery(
             statuses=_statuses(status),
             name=name,
@@ -655,8 +732,7 @@ class WorkflowClient:
             completed_from=_utc(completed_after, "completed_after"),
             completed_to=_utc(completed_before, "completed_before"),
             parent_instance_id=parent_instance_id,
-            page_size=page_size,
-            continuation_token=continuation_token,
+            instance_id_prefix=instance_id_prefix or None,
         )
 
     def bulk(

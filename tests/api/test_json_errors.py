@@ -56,7 +56,7 @@ def assert_alive(conn: http.client.HTTPConnection) -> None:
         "/wayline/v1/instances/x/y/z",
         "/wayline/v2/instances",
         "/nothing",
-        "/",
+        "/v1.0",
         "/v1.0/workflows/",
         "/v1.0/nothing",
         "/v2.0/workflows/dapr/x",

@@ -114,6 +114,25 @@ def _env_option(
     cmd.set_defaults(env_defaults=[*defaults, _EnvDefault(action.dest, env, parse, default)])
 
 
+def _boolean(text: str) -> bool:
+    value = text.strip().lower()
+    if value in ("1", "true", "yes", "on"):
+        return True
+    if value in ("0", "false", "no", "off"):
+        return False
+    raise argparse.ArgumentTypeError(f"{text!r} is not a yes/no value; use 1/0, true/false")
+
+
+def _env_flag(
+    cmd: argparse.ArgumentParser, flag: str, *, dest: str, value: bool, env: str, help: str
+) -> None:
+    """A flag that sets ``dest`` to ``value``; unset, ``dest`` comes from ``env`` (a
+    yes/no value, checked when the command runs), else ``not value``."""
+    cmd.add_argument(flag, dest=dest, action="store_const", const=value, default=None, help=help)
+    defaults: list[_EnvDefault] = cmd.get_default("env_defaults") or []
+    cmd.set_defaults(env_defaults=[*defaults, _EnvDefault(dest, env, _boolean, not value)])
+
+
 def apply_env_defaults(args: argparse.Namespace) -> None:
     """Fill the options not given on the command line from their environment variables.
 
@@ -225,6 +244,23 @@ def build_parser() -> argparse.ArgumentParser:
         parse=_log_level,
         default="info",
         help=f"one of {', '.join(LOG_LEVELS)} (env WAYLINE_LOG_LEVEL; default info)",
+    )
+    # The web dashboard at /ui/ (docs/dashboard.md).
+    _env_flag(
+        serve,
+        "--ui-read-only",
+        dest="ui_read_only",
+        value=True,
+        env="WAYLINE_UI_READ_ONLY",
+        help="serve the dashboard without its actions (env WAYLINE_UI_READ_ONLY=1)",
+    )
+    _env_flag(
+        serve,
+        "--no-ui",
+        dest="ui",
+        value=False,
+        env="WAYLINE_UI",
+        help="do not serve the dashboard (env WAYLINE_UI=0)",
     )
     _env_option(
         serve,

@@ -140,6 +140,8 @@ class ServerConfig:
     max_body_bytes: int = DEFAULT_MAX_BODY_BYTES
     settings: EngineSettings = field(default_factory=EngineSettings)
     log_level: str = "info"
+    ui: bool = True
+    ui_read_only: bool = False
     tls_cert: str | None = None  # PEM certificate chain; with tls_key: HTTPS and gRPC over TLS
     tls_key: str | None = None
 
@@ -418,6 +420,8 @@ async def serve(config: ServerConfig) -> None:
         api_token=config.api_token,
         max_body_bytes=config.max_body_bytes,
         ready=lambda: engine_thread.running,
+        ui=config.ui,
+        ui_read_only=config.ui_read_only,
     )
     server = _Uvicorn(
         uvicorn.Config(
@@ -514,6 +518,8 @@ def config_from_args(args: argparse.Namespace) -> ServerConfig:
         log_level=args.log_level,
         tls_cert=args.tls_cert or None,
         tls_key=args.tls_key or None,
+        ui=args.ui,
+        ui_read_only=args.ui_read_only,
     )
 
 

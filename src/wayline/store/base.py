@@ -7,7 +7,7 @@ from concurrent.futures import Future
 from datetime import datetime, timedelta
 from typing import Any, Protocol, runtime_checkable
 
-from wayline.core.events import HistoryEvent
+from wayline.core.events import HistoryEvent, WorkflowStatus
 from wayline.core.ids import DEFAULT_APP_ID
 from wayline.store.commands import WriteCommand
 from wayline.store.types import (
@@ -150,6 +150,16 @@ class Store(Protocol):
     def list_instances(self, query: InstanceQuery) -> InstancePage: ...
 
     def count_instances(self, query: InstanceQuery) -> int: ...
+
+    def count_by_status(self, query: InstanceQuery) -> dict[WorkflowStatus, int]:
+        """How many instances match ``query`` for each status, in one query."""
+
+    def recent_durations(self, name: str, *, limit: int) -> list[int]:
+        """Creation-to-completion times (microseconds) of the ``limit`` most recently
+        created COMPLETED instances of workflow ``name``."""
+
+    def workflow_names(self, *, now: datetime, limit: int = 1000) -> list[str]:
+        """Workflow names with stored instances or registered by a live node, sorted."""
 
     def purge_instance(
         self, instance_id: str, *, recursive: bool = True, force: bool = False

@@ -13,6 +13,7 @@ Claims cost the same however many instances have finished or are waiting: see
 from __future__ import annotations
 
 import contextlib
+import json
 import threading
 from collections.abc import Callable, Collection, Iterator, Sequence
 from concurrent.futures import Future
@@ -38,7 +39,7 @@ from wayline.errors import (
     StoreError,
     StoreUnavailableError,
 )
-from wayline.store import nodes, purge, suspension, tasks
+from wayline.store import nodes, purge, queries, suspension, tasks
 from wayline.store.commands import (
     AnnounceNode,
     AppendMessage,
@@ -848,3 +849,19 @@ class SqlStore:
     def count_instances(self, query: InstanceQuery) -> int:
         with self._reading() as cur:
             return count_instances(cur, query)
+
+    def count_by_status(self, query: InstanceQuery) -> dict[WorkflowStatus, int]:
+        with self.read() as cur:
+            return queries.count_by_status(cur, query)
+
+    def recent_durations(self, name: str, *, limit: int) -> list[int]:
+        with self.read() as cur:
+            return queries.recent_durations(cur, name, limit)
+
+    def workflow_names(self, *, now: datetime, limit: int = 1000) -> list[str]:
+        with self.read() as cur:
+            names = set(queries.instance_names(cur, limit))
+            cur.execute("SELECT workflows FROM nodes WHERE expires_at > ?", (to_micros(now),))
+            for (registered,) in cur.fetchall():
+                names.update(json.loads(registered))
+        return sorted(names)[:limit]

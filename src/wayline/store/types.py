@@ -231,9 +231,28 @@ class AppendResult(StrEnum):
     NOT_FOUND = "not_found"
 
 
+class InstanceSort(StrEnum):
+    """Orders for listing instances; each pages by keyset on its columns plus the id.
+
+    ``duration`` is ``completed_at - created_at``; unfinished instances have none and
+    sort as the shortest.
+    """
+
+    CREATED = "created"
+    UPDATED = "updated"
+    ID = "id"
+    NAME = "name"
+    STATUS = "status"
+    DURATION = "duration"
+
+
 @dataclass(frozen=True)
 class InstanceQuery:
-    """Filters for listing instances; ``None`` means "any"."""
+    """Filters for listing instances; ``None`` means "any".
+
+    ``sort`` and ``descending`` order the pages (newest created first by default);
+    a continuation token only continues the order it was made for.
+    """
 
     statuses: Collection[WorkflowStatus] | None = None
     name: str | None = None
@@ -245,6 +264,8 @@ class InstanceQuery:
     instance_id_prefix: str | None = None
     page_size: int = 100
     continuation_token: str | None = None
+    sort: InstanceSort = InstanceSort.CREATED
+    descending: bool = True
 
 
 @dataclass(frozen=True)

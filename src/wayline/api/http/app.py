@@ -18,6 +18,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from wayline.api.http.dapr import DaprWorkflowApi, health_routes
 from wayline.api.http.errors import error_response, from_wayline_error
 from wayline.api.http.wayline_api import WaylineApi
+from wayline.api.ui import dashboard_routes, is_ui_path
 from wayline.client import DEFAULT_MAX_PAYLOAD_BYTES, WorkflowClient
 from wayline.errors import WaylineError
 
@@ -51,18 +52,23 @@ class Guard:
     Both checks happen before any handler runs, so a rejected request changes nothing.
     """
 
-    def __init__(self, app: ASGIApp, *, api_token: str | None, max_body_bytes: int) -> None:
+    def __init__(
+        self, app: ASGIApp, *, api_token: str | None, max_body_bytes: int, ui: bool = False
+    ) -> None:
         self.app = app
         # Compared as bytes: the header's raw bytes against the token in UTF-8, so any
         # token works and no header value can make the comparison itself fail.
         self.api_token = api_token.encode("utf-8") if api_token else None
         self.max_body_bytes = max_body_bytes
+        # The dashboard signs browsers in itself (a session cookie valid on /ui only).
+        self.ui = ui
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        if self.api_token and scope["path"] not in _OPEN_PATHS:
+        ui_path = self.ui and is_ui_path(scope["path"])
+        if self.api_token and scope["path"] not in _OPEN_PATHS and not ui_path:
             given = dict(scope["headers"]).get(b"dapr-api-token", b"")
             if not hmac.compare_digest(given, self.api_token):
                 await _send_error(
@@ -177,12 +183,18 @@ def create_app(
     api_token: str | None = None,
     max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
     ready: Callable[[], bool] = lambda: True,
+    ui: bool = True,
+    ui_read_only: bool = False,
 ) -> Any:
-    """The whole HTTP surface over one client: Dapr routes, Wayline routes, health."""
+    """The whole HTTP surface over one client: Dapr routes, Wayline routes, health,
+    and (unless ``ui=False``) the dashboard at ``/ui/``."""
     dapr = DaprWorkflowApi(client)
     own = WaylineApi(client, ready=ready)
+    routes = [*health_routes(), *dapr.routes(), *own.routes()]
+    if ui:
+        routes += dashboard_routes(client, api_token=api_token, read_only=ui_read_only)
     app = Starlette(
-        routes=[*health_routes(), *dapr.routes(), *own.routes()],
+        routes=routes,
         exception_handlers={HTTPException: _http_error, Exception: _unexpected},
     )
-    return LastResort(Guard(app, api_token=api_token, max_body_bytes=max_body_bytes))
+    return LastResort(Guard(app, api_token=api_token, max_body_bytes=max_body_bytes, ui=ui))
