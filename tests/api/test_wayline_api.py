@@ -221,9 +221,20 @@ def test_bulk_bad_requests(http: httpx.Client, population: dict[str, list[str]])
         b'{"status": ["SLEEPING"]}',
         b'{"status": "RUNNING"}',
         b'{"createdFrom": "x"}',
+        b'{"instanceIDs": []}',
+        b'{"instanceIDs": "wait-0"}',
+        b'{"instanceIDs": ["wait-0", ""]}',
+        b'{"instanceIDs": ["wait-0", 7]}',
+        b'{"instanceIDs": ["wait-0"], "status": ["RUNNING"]}',
+        b'{"instanceIDs": ["wait-0"], "force": true}',
+        b'{"status": ["RUNNING"], "force": "yes"}',
+        b'{"status": ["RUNNING"], "recursive": false}',
+        b'{"force": false}',
+        b'{"instanceIDs": [' + b",".join([b'"x"'] * 1001) + b"]}",
     ):
         response = http.post("/wayline/v1/instances/bulk/terminate", content=body)
         assert response.status_code == 400, body
+        assert response.json()["errorCode"] == "ERR_MALFORMED_REQUEST"
     assert settled_snapshot(http) == before
 
 
@@ -263,6 +274,21 @@ def test_bulk_operations_report_affected_counts(
     assert result == {"operation": "purge", "affected": N_WAITING + N_FAILED, "failed": []}
     remaining = set(_ids(http))
     assert remaining == set(population["done"]) | {"hist-1"}
+
+    # Named instances instead of filters; force purges what is still running.
+    result = http.post(
+        "/wayline/v1/instances/bulk/pause", json={"instanceIDs": ["hist-1", "done-010", "nobody"]}
+    ).json()
+    assert result["affected"] == 0 and len(result["failed"]) == 2  # finished: cannot pause
+    _start(http, "wait_for_go", "forced-1")
+    wait_custom_status(http, "forced-1", "waiting")
+    refused = http.post("/wayline/v1/instances/bulk/purge", json={"instanceIDs": ["forced-1"]})
+    assert refused.json()["affected"] == 0
+    forced = http.post(
+        "/wayline/v1/instances/bulk/purge", json={"instanceIDs": ["forced-1"], "force": True}
+    ).json()
+    assert forced == {"operation": "purge", "affected": 1, "failed": []}
+    assert http.get("/wayline/v1/instances/forced-1").status_code == 404
 
     # The created-range filter alone is enough for a bulk operation.
     everything = {i["instanceID"]: i for i in all_instances(http)}

@@ -155,6 +155,23 @@ def test_bulk_terminate_by_status(server: Server) -> None:
     assert [i["instanceID"] for i in remaining] == ["bulk-done"]
 
 
+def test_bulk_purge_force_goes_to_the_server_in_batches(server: Server) -> None:
+    ids = [f"many-{i:03d}" for i in range(230)]  # three batches of the CLI's 100
+    with server.client() as http:
+        for iid in ids:
+            http.post(f"/v1.0/workflows/dapr/wait_for_go/start?instanceID={iid}")
+        for iid in ids:
+            wait_custom_status(http, iid, "waiting")
+    refused = as_json(run(server.url, "purge", "--name", "wait_for_go", "--output", "json"))
+    assert refused["affected"] == 0 and len(refused["failed"]) == len(ids)
+    assert "is RUNNING" in refused["failed"][0]["message"]
+    forced = as_json(
+        run(server.url, "purge", "--name", "wait_for_go", "--force", "--output", "json")
+    )
+    assert forced == {"operation": "purge", "affected": len(ids), "failed": []}
+    assert as_json(run(server.url, "list", "--output", "json"))["instances"] == []
+
+
 def test_errors_are_one_line_with_nonzero_exit(server: Server) -> None:
     with server.client() as http:
         http.post("/v1.0/workflows/dapr/wait_for_go/start?instanceID=still-running")

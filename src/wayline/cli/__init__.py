@@ -103,6 +103,10 @@ def _confirmed(verb: str, instances: list[dict[str, Any]]) -> bool:
     return answer.strip().lower() in ("y", "yes")
 
 
+#: Instance ids per bulk request (the server takes up to 1,000): progress is shown per batch.
+BULK_BATCH = 100
+
+
 def _one_or_bulk(api: Api, args: argparse.Namespace, verb: str) -> int:
     params = _filter_params(args)
     if args.instance_id:
@@ -130,19 +134,23 @@ def _one_or_bulk(api: Api, args: argparse.Namespace, verb: str) -> int:
     if ask and not _confirmed(verb, matches):
         print(f"{verb}: not confirmed; nothing was changed", file=sys.stderr)
         return 1
-    # One call per instance rather than the server's bulk route, so progress can be shown.
+    # The server's bulk route, in batches of ids, so progress can be shown.
     show_progress = args.output != "json" and sys.stderr.isatty()
+    ids = [item["instanceID"] for item in matches]
+    options = {"force": True} if verb == "purge" and args.force else {}
     result: dict[str, Any] = {"operation": verb, "affected": 0, "failed": []}
-    for done, item in enumerate(matches, 1):
-        instance_id = item["instanceID"]
-        try:
-            api.call("POST", _operation_path(args, verb, instance_id))
-            result["affected"] += 1
-        except CliError as exc:
-            if "ERR_INSTANCE_ID_NOT_FOUND" not in str(exc):  # purged with its parent
-                result["failed"].append({"instanceID": instance_id, "message": str(exc)})
+    for start in range(0, len(ids), BULK_BATCH):
+        batch = ids[start : start + BULK_BATCH]
+        outcome = api.call(
+            "POST",
+            f"/wayline/v1/instances/bulk/{verb}",
+            json_body={"instanceIDs": batch, **options},
+        )
+        result["affected"] += outcome["affected"]
+        result["failed"] += outcome["failed"]
         if show_progress:
-            print(f"\r{verb}: {done}/{len(matches)}", end="", file=sys.stderr, flush=True)
+            done = start + len(batch)
+            print(f"\r{verb}: {done}/{len(ids)}", end="", file=sys.stderr, flush=True)
     if show_progress:
         print(file=sys.stderr)
     emit(

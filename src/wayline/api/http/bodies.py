@@ -14,6 +14,8 @@ from wayline.client import parse_json_payload
 from wayline.errors import SerializationError
 
 MALFORMED = "ERR_MALFORMED_REQUEST"
+#: The most instance ids one bulk request may name (a client sends more in batches).
+MAX_BULK_IDS = 1000
 
 
 def body_text(raw: bytes) -> str:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from wayline.api.http.bodies import MAX_BULK_IDS
 from wayline.client import WorkflowStatus
 
 _STATUSES = [status.value for status in WorkflowStatus]
@@ -209,7 +210,8 @@ def openapi_document() -> dict[str, Any]:
             },
             "/wayline/v1/instances/bulk/{operation}": {
                 "post": {
-                    "summary": "Terminate, pause, resume or purge every instance matching filters",
+                    "summary": "Terminate, pause, resume or purge every instance matching "
+                    "filters, or the instances named by instanceIDs",
                     "parameters": [
                         {
                             "name": "operation",
@@ -227,7 +229,8 @@ def openapi_document() -> dict[str, Any]:
                             "application/json": {
                                 "schema": {
                                     "type": "object",
-                                    "description": "at least one filter is required",
+                                    "description": "instanceIDs or at least one filter "
+                                    "(not both); force only with purge",
                                     "minProperties": 1,
                                     "additionalProperties": False,
                                     "properties": {
@@ -242,6 +245,13 @@ def openapi_document() -> dict[str, Any]:
                                         "completedFrom": {"type": "string", "format": "date-time"},
                                         "completedTo": {"type": "string", "format": "date-time"},
                                         "parentInstanceID": {"type": "string", "minLength": 1},
+                                        "instanceIDs": {
+                                            "type": "array",
+                                            "minItems": 1,
+                                            "maxItems": MAX_BULK_IDS,
+                                            "items": {"type": "string", "minLength": 1},
+                                        },
+                                        "force": {"type": "boolean"},
                                     },
                                 }
                             }

@@ -17,7 +17,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from wayline.api.dapr_state import rfc3339
-from wayline.api.http.bodies import json_object
+from wayline.api.http.bodies import MAX_BULK_IDS, json_object
 from wayline.api.http.errors import ApiError, error_response, from_wayline_error
 from wayline.api.http.openapi import openapi_document
 from wayline.client import (
@@ -74,6 +74,24 @@ _RFC3339 = re.compile(
 
 
 _BODY_FILTERS = frozenset({"status", "name", "parentInstanceID", *_TIME_FILTERS})
+_BULK_OPTIONS = frozenset({"instanceIDs", "force"})
+
+
+def _bulk_ids(value: Any) -> list[str] | None:
+    """A bulk request's ``instanceIDs``: a list of 1 to MAX_BULK_IDS non-empty strings."""
+    if value is None:
+        return None
+    if (
+        not isinstance(value, list)
+        or not 1 <= len(value) <= MAX_BULK_IDS
+        or not all(isinstance(v, str) and v for v in value)
+    ):
+        raise ApiError(
+            400,
+            "ERR_MALFORMED_REQUEST",
+            f"instanceIDs must be a list of 1 to {MAX_BULK_IDS} instance ids",
+        )
+    return value
 
 
 def _parse_time(name: str, value: str) -> datetime:
@@ -317,25 +335,38 @@ class WaylineApi:
             )
         try:
             body = json_object(await request.body())
-            unknown = sorted(set(body) - _BODY_FILTERS)
+            known = _BODY_FILTERS | _BULK_OPTIONS
+            unknown = sorted(set(body) - known)
             if unknown:
                 raise ApiError(
                     400,
                     "ERR_MALFORMED_REQUEST",
-                    f"unknown filter {unknown[0]!r}; use {', '.join(sorted(_BODY_FILTERS))}",
+                    f"unknown field {unknown[0]!r}; use {', '.join(sorted(known))}",
+                )
+            ids = _bulk_ids(body.pop("instanceIDs", None))
+            force = body.pop("force", False)
+            if not isinstance(force, bool) or (force and operation != "purge"):
+                raise ApiError(
+                    400, "ERR_MALFORMED_REQUEST", "force is true or false, and only for purge"
                 )
             if any(v is None or v == "" or v == [] for v in body.values()):
                 raise ApiError(400, "ERR_MALFORMED_REQUEST", "filters must not be empty")
             filters = parse_filters(body)
-            if not filters:
+            if ids is not None and filters:
+                raise ApiError(
+                    400, "ERR_MALFORMED_REQUEST", "give instanceIDs or filters, not both"
+                )
+            if ids is None and not filters:
                 raise ApiError(
                     400,
                     "ERR_MALFORMED_REQUEST",
-                    "a bulk operation needs at least one filter (status, name, "
-                    "time range or parent); it never applies to everything by "
+                    "a bulk operation needs instanceIDs or at least one filter (status, "
+                    "name, time range or parent); it never applies to everything by "
                     "accident",
                 )
-            result = await self._call(self.client.bulk, operation, **filters)
+            result = await self._call(
+                self.client.bulk, operation, instance_ids=ids, force=force, **filters
+            )
         except ApiError as exc:
             return error_response(exc.status, exc.code, exc.message)
         return JSONResponse(

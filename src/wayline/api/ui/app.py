@@ -535,23 +535,12 @@ class Dashboard:
         )
 
     def _bulk(self, operation: str, ids: list[str], filters: dict[str, Any]) -> dict[str, Any]:
-        if not ids:
-            outcome = self.client.bulk(operation, **filters)
-            return {"affected": outcome.affected, "failed": outcome.failed}
-        actions: dict[str, Callable[[str], Any]] = {
-            "terminate": self.client.terminate_workflow,
-            "pause": self.client.pause_workflow,
-            "resume": self.client.resume_workflow,
-            "purge": self.client.purge_workflow,
-        }
-        affected, failed = 0, {}
-        for iid in ids:
-            try:
-                actions[operation](iid)
-                affected += 1
-            except (WaylineError, ValueError) as exc:
-                failed[iid] = str(exc)
-        return {"affected": affected, "failed": failed}
+        outcome = (
+            self.client.bulk(operation, instance_ids=ids)
+            if ids
+            else self.client.bulk(operation, **filters)
+        )
+        return {"affected": outcome.affected, "failed": outcome.failed}
 
     # ----- workflows ---------------------------------------------------------------------------
 
