@@ -242,10 +242,12 @@ class PostgresStore(SqlStore):
     def is_unavailable(self, exc: BaseException) -> bool:
         # Connection lost or refused, server shutting down, disk full (class 53), pool
         # exhausted (PoolTimeout), a standby after failover (read-only transaction).
+        # Not a deadlock or serialization failure (OperationalErrors too): the group
+        # writer applies those again, so they must reach it as themselves.
         return isinstance(
             exc,
             psycopg.OperationalError | psycopg.InterfaceError | pg_errors.ReadOnlySqlTransaction,
-        )
+        ) and not _is_transient_conflict(exc)
 
     def change_marker(self) -> int:
         # The first not-yet-completed transaction id: it moves whenever any
