@@ -107,6 +107,8 @@ class WorkflowState:
     scheduled_start_at: datetime | None = None
     #: The app whose nodes run it (multi-app workflows).
     app_id: str = DEFAULT_APP_ID
+    #: 1, plus one for every continue-as-new; the history is the current generation's.
+    generation: int = 1
 
     @classmethod
     def from_record(cls, record: InstanceRecord) -> WorkflowState:
@@ -124,6 +126,7 @@ class WorkflowState:
             parent_instance_id=record.parent_instance_id,
             scheduled_start_at=record.scheduled_start_at,
             app_id=record.app_id,
+            generation=record.generation,
         )
 
     @property
@@ -165,6 +168,7 @@ class WorkflowState:
             },
             "parent_instance_id": self.parent_instance_id,
             "app_id": self.app_id,
+            "generation": self.generation,
         }
 
     def __str__(self) -> str:

@@ -41,6 +41,8 @@ def test_continue_as_new_restarts_the_history_with_the_new_input(
     started = [e for e in history if type(e).__name__ == "ExecutionStarted"]
     assert [e.input for e in started] == ["4"]
     assert [type(e).__name__ for e in history].count("TaskScheduled") == 1
+    assert state.generation == 5  # the first execution, then four continue-as-new
+    assert state.to_json()["generation"] == 5
 
 
 def test_save_events_carries_unprocessed_events_to_the_next_execution(

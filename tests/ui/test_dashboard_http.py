@@ -168,6 +168,14 @@ def test_instance_page_shows_state_waits_history_and_children(
     child = http.get("/ui/instances/tour-1:0006").text
     assert 'href="/ui/instances/tour-1">tour-1</a>' in child  # the parent link
 
+    assert "continued as new" not in page
+
+    client.start_workflow("generations", input=0, instance_id="gen-1")
+    wait_status(client, "gen-1", "COMPLETED")
+    generations = http.get("/ui/instances/gen-1").text
+    execution = client.get_history("gen-1")[1].execution_id  # type: ignore[attr-defined]
+    assert "continued as new 3 times" in generations and execution in generations
+
     assert http.get("/ui/instances/nobody").status_code == 404
     assert http.get("/ui/api/instances/tour-1").json()["status"] == "RUNNING"
 

@@ -67,6 +67,15 @@ def many_steps(ctx: wayline.DaprWorkflowContext, count: int):  # type: ignore[no
     return n
 
 
+def generations(ctx: wayline.DaprWorkflowContext, n: int):  # type: ignore[no-untyped-def]
+    """Continue as new until n reaches 3."""
+    yield ctx.call_activity("step", input=n)
+    if n < 3:
+        ctx.continue_as_new(n + 1)
+        return None
+    return n
+
+
 ACTIVITIES = {"step": step, "explode": explode}
 WORKFLOWS = {
     "child_work": child_work,
@@ -75,6 +84,7 @@ WORKFLOWS = {
     "quick": quick,
     "broken": broken,
     "many_steps": many_steps,
+    "generations": generations,
 }
 
 

@@ -528,7 +528,7 @@ class SqlStore:
             ClaimedTurn(
                 instance=instance_from_row(rows[i]),
                 messages=tuple(messages[i]),
-                lease_token=rows[i][18],
+                lease_token=rows[i][19],
             )
             for i in ids
         ]
@@ -686,7 +686,13 @@ class SqlStore:
             if commit.expires_at is not None:
                 changes.append(("expires_at = ?", to_micros(commit.expires_at)))
         if restart is not None:
-            changes.extend([("execution_id = ?", execution_id), ("input = ?", restart.input)])
+            changes.extend(
+                [
+                    ("execution_id = ?", execution_id),
+                    ("input = ?", restart.input),
+                    ("generation = generation + ?", 1),
+                ]
+            )
         updated = self.statement(
             cur,
             f"UPDATE instances SET {', '.join(sql for sql, _ in changes)}, "

@@ -45,6 +45,8 @@ class InstanceRecord:
     #: The app whose nodes run it, and its parent's app (multi-app workflows).
     app_id: str = DEFAULT_APP_ID
     parent_app_id: str | None = None
+    #: 1, plus one for every continue-as-new (the history holds the current one only).
+    generation: int = 1
 
 
 @dataclass(frozen=True)

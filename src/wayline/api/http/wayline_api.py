@@ -54,6 +54,7 @@ def state_json(state: WorkflowState) -> dict[str, Any]:
         "scheduledStartAt": rfc3339(state.scheduled_start_at) if state.scheduled_start_at else None,
         "parentInstanceID": state.parent_instance_id,
         "appID": state.app_id,
+        "generation": state.generation,
         "input": state.serialized_input,
         "output": state.serialized_output,
         "customStatus": state.serialized_custom_status,

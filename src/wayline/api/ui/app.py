@@ -401,6 +401,7 @@ class Dashboard:
             "timeline_pages": timeline_pages,
             "timeline_offset": (tpage - 1) * TIMELINE_PAGE,
             "overview": hist.overview(line) if timeline_pages > 1 else None,
+            "execution_id": hist.execution_of(events),
             "children": children.workflows,
             "more_children": children.continuation_token is not None,
             "version": state.last_updated_at.astimezone(UTC).isoformat(),

@@ -287,3 +287,8 @@ def json_text_or_error(text: str) -> tuple[Any, str | None]:
         return json.loads(text), None
     except ValueError as exc:
         return None, f"the data is not valid JSON: {exc}"
+
+
+def execution_of(events: list[HistoryEvent]) -> str | None:
+    """The execution id of the generation these events are the history of."""
+    return next((e.execution_id for e in events if isinstance(e, ExecutionStarted)), None)
