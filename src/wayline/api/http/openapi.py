@@ -28,6 +28,11 @@ _INSTANCE = {
         "scheduledStartAt": {"type": "string", "format": "date-time"},
         "parentInstanceID": {"type": "string"},
         "appID": {"type": "string", "description": "the app whose nodes run it"},
+        "generation": {
+            "type": "integer",
+            "minimum": 1,
+            "description": "1, plus one per continue-as-new (the history is this one's)",
+        },
         "input": {"type": "string", "description": "serialized input, verbatim"},
         "output": {"type": "string"},
         "customStatus": {"type": "string"},
