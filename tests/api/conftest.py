@@ -7,7 +7,7 @@ from collections.abc import Callable, Iterator
 import httpx
 import pytest
 
-from ._server import Server
+from support.server import Server, stop_all
 
 
 @pytest.fixture(scope="module")
@@ -22,8 +22,7 @@ def make_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Callable[.
         return server.start()
 
     yield make
-    for server in started:
-        server.stop()
+    stop_all(started)
 
 
 @pytest.fixture(scope="module")

@@ -16,7 +16,9 @@ from typing import Any
 import httpx
 import pytest
 
-from ._server import REPO, Server, settled_snapshot, wait_custom_status, wait_status
+from support.http_api import settled_snapshot, wait_custom_status, wait_status
+from support.server import REPO, Server
+
 from .test_dapr_api import assert_error
 
 OUT_OF_RANGE = [

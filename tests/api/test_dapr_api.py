@@ -14,12 +14,7 @@ from typing import Any
 import httpx
 import pytest
 
-from ._server import (
-    dapr_get,
-    settled_snapshot,
-    wait_custom_status,
-    wait_status,
-)
+from support.http_api import dapr_get, settled_snapshot, wait_custom_status, wait_status
 
 PREFIXES = ["v1.0-alpha1", "v1.0-beta1", "v1.0"]
 RFC3339_Z = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d{1,9})?Z$")

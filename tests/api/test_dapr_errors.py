@@ -14,7 +14,8 @@ from typing import Any
 import httpx
 import pytest
 
-from ._server import dapr_get, settled_snapshot, wait_custom_status, wait_status
+from support.http_api import dapr_get, settled_snapshot, wait_custom_status, wait_status
+
 from .test_dapr_api import PREFIXES, assert_accepted, assert_error
 
 

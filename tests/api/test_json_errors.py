@@ -15,7 +15,8 @@ from typing import Any
 
 import pytest
 
-from ._server import Server, wait_status
+from support.http_api import wait_status
+from support.server import Server
 
 
 @pytest.fixture

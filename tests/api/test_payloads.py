@@ -19,7 +19,8 @@ from typing import Any
 import httpx
 import pytest
 
-from ._server import settled_snapshot, wait_custom_status, wait_status
+from support.http_api import settled_snapshot, wait_custom_status, wait_status
+
 from .test_dapr_api import PREFIXES, assert_error
 
 DEEP = b"[" * 200_000

@@ -8,7 +8,8 @@ from collections.abc import Callable, Iterator
 import httpx
 import pytest
 
-from ._server import Server, settled_snapshot, wait_custom_status, wait_status
+from support.http_api import settled_snapshot, wait_custom_status, wait_status
+from support.server import Server
 
 TOKEN = "s3cret-token"
 OPEN_PATHS = [

@@ -6,7 +6,8 @@ import json
 import time
 from collections.abc import Callable
 
-from ._server import Server, dapr_get, wait_custom_status, wait_status
+from support.http_api import dapr_get, wait_custom_status, wait_status
+from support.server import Server
 
 
 def test_sigterm_then_restart_continues_waiting_workflows(
@@ -31,7 +32,7 @@ def test_sigterm_then_restart_continues_waiting_workflows(
         before = {iid: dapr_get(http, iid) for iid in ("order-1", "waiter-1")}
 
     began = time.monotonic()
-    assert server.terminate(timeout=15) == 0, server.output()
+    assert server.stop(timeout=15) == 0, server.output()
     assert time.monotonic() - began < 5, "shutdown was not prompt"
     assert "Traceback" not in server.output()
 
@@ -61,4 +62,4 @@ def test_sigterm_then_restart_continues_waiting_workflows(
             "input": "w",
             "got": 42,
         }
-    assert server.terminate(timeout=15) == 0
+    assert server.stop(timeout=15) == 0

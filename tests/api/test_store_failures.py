@@ -17,7 +17,9 @@ from typing import Any
 
 import pytest
 
-from ._server import Server, settled_snapshot, wait_status, wait_until
+from support.http_api import settled_snapshot, wait_status
+from support.server import Server
+from support.wait import wait_until
 
 UNAVAILABLE = "ERR_STORE_UNAVAILABLE"
 

@@ -8,7 +8,8 @@ from typing import Any
 import httpx
 import pytest
 
-from ._server import all_instances, settled_snapshot, wait_custom_status, wait_status, wait_until
+from support.http_api import all_instances, settled_snapshot, wait_custom_status, wait_status
+from support.wait import wait_until
 
 N_DONE = 125
 N_WAITING = 6

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from api._server import ORDER_APP, TEST_APP, Server
+from support.server import ORDER_APP, TEST_APP, Server
 
 CLI_APP = Path(__file__).with_name("cli_app.py")
 

@@ -15,7 +15,8 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
-from api._server import Server, free_port, wait_custom_status, wait_status
+from support.http_api import wait_custom_status, wait_status
+from support.server import Server, free_port
 
 WAYLINE = shutil.which("wayline") or str(Path(sys.executable).with_name("wayline"))
 Result = subprocess.CompletedProcess[str]

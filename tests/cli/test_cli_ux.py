@@ -12,7 +12,8 @@ import re
 import subprocess
 from importlib.metadata import version
 
-from api._server import Server, wait_custom_status, wait_status
+from support.http_api import wait_custom_status, wait_status
+from support.server import Server
 
 from .terminal import run_on_terminal
 from .test_cli import WAYLINE, as_json, run, run_many

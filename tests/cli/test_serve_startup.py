@@ -16,7 +16,7 @@ import httpx
 import psycopg
 import pytest
 
-from api._server import Server, free_port
+from support.server import Server, free_port
 
 from .conftest import CLI_APP
 from .test_cli import WAYLINE, run
@@ -232,7 +232,7 @@ def test_the_start_up_log_masks_the_store_password(tmp_path: Path, role: tuple[s
     try:
         assert run(server.url, "list").returncode == 0
     finally:
-        assert server.terminate() == 0
+        assert server.stop() == 0
     log = server.output()
     assert f"(store postgresql://{name}:***@" in log, log
     assert password not in log
@@ -264,8 +264,9 @@ def test_secrets_never_show_in_logs_errors_or_help(tmp_path: Path) -> None:
     server = Server(
         tmp_path / "tok",
         env={"DAPR_API_TOKEN": token},
-        extra_args=["--log-level", "debug", "--grpc-port", str(free_port())],
+        extra_args=["--log-level", "debug"],
         apps=[CLI_APP],
+        with_grpc=True,
     )
     server.start()
     try:
@@ -276,7 +277,7 @@ def test_secrets_never_show_in_logs_errors_or_help(tmp_path: Path) -> None:
             bad = http.get("/wayline/v1/instances", headers={"dapr-api-token": token + "x"})
             assert bad.status_code == 401 and token not in bad.text
     finally:
-        assert server.terminate() == 0
+        assert server.stop() == 0
     assert "DEBUG" in server.output()
     assert token not in server.output()
 
@@ -285,14 +286,13 @@ def test_secrets_never_show_in_logs_errors_or_help(tmp_path: Path) -> None:
 
 
 def test_a_bind_beyond_loopback_without_a_token_warns(tmp_path: Path) -> None:
-    grpc_port = str(free_port())
     exposed = Server(
-        tmp_path / "open", extra_args=["--host", "0.0.0.0", "--grpc-port", grpc_port], apps=[]
+        tmp_path / "open", extra_args=["--host", "0.0.0.0"], apps=[], with_grpc=True
     ).start()
     try:
         assert httpx.get(f"{exposed.url}/v1.0/healthz").status_code == 204
     finally:
-        exposed.terminate()
+        exposed.stop()
     [warning] = [line for line in exposed.output().splitlines() if "SECURITY" in line]
     assert warning.startswith("WARNING ")
     for needle in ("0.0.0.0", "HTTP", "gRPC", "worker stream", "no API token", "--api-token"):
@@ -304,5 +304,5 @@ def test_a_bind_beyond_loopback_without_a_token_warns(tmp_path: Path) -> None:
         ("localhost", ["--host", "localhost"], {}),
     ):
         quiet = Server(tmp_path / name, extra_args=args, env=env, apps=[]).start()
-        quiet.terminate()
+        quiet.stop()
         assert "SECURITY" not in quiet.output(), (name, quiet.output())

@@ -23,7 +23,7 @@ import httpx
 import pytest
 from google.protobuf import empty_pb2
 
-from api._server import free_port, wait_until
+from support.server import Server, free_port
 
 from .conftest import CLI_APP
 from .test_cli import WAYLINE
@@ -83,59 +83,32 @@ def ca_context(certs: Certs) -> ssl.SSLContext:
     return ssl.create_default_context(cafile=str(certs.ca))
 
 
-@dataclass
-class TlsServer:
-    process: subprocess.Popen[bytes]
-    http_port: int
-    grpc_port: int
-    log: Path
-
-    @property
-    def url(self) -> str:
-        return f"https://127.0.0.1:{self.http_port}"
-
-
 @pytest.fixture(scope="module")
-def tls_server(tmp_path_factory: pytest.TempPathFactory, certs: Certs) -> Iterator[TlsServer]:
-    tmp = tmp_path_factory.mktemp("tls-server")
-    http_port, grpc_port = free_port(), free_port()
-    log = tmp / "server.log"
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("DAPR_", "WAYLINE_"))}
-    env.update(WAYLINE_TLS_CERT=str(certs.cert), WAYLINE_TLS_KEY=str(certs.key))  # env works
-    command = [
-        WAYLINE, "serve", "--store", f"sqlite:///{tmp / 'wayline.db'}", "--app", str(CLI_APP),
-        "--port", str(http_port), "--grpc-port", str(grpc_port), "--log-level", "info",
-    ]  # fmt: skip
-    with log.open("wb") as out:
-        process = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT, env=env)
-    server = TlsServer(process, http_port, grpc_port, log)
-
-    def healthy() -> bool:
-        assert process.poll() is None, log.read_text()
-        try:
-            response = httpx.get(f"{server.url}/v1.0/healthz", verify=ca_context(certs))
-        except httpx.HTTPError:
-            return False
-        return response.status_code == 204
-
+def tls_server(tmp_path_factory: pytest.TempPathFactory, certs: Certs) -> Iterator[Server]:
+    server = Server(
+        tmp_path_factory.mktemp("tls-server") / "wayline.db",
+        apps=[CLI_APP],
+        with_grpc=True,
+        extra_args=["--log-level", "info"],
+        env={"WAYLINE_TLS_CERT": str(certs.cert), "WAYLINE_TLS_KEY": str(certs.key)},  # env works
+        tls_ca=certs.ca,
+    )
     try:
-        wait_until(healthy, 30, "the HTTPS port")
-        yield server
+        yield server.start()
     finally:
-        process.terminate()
-        assert process.wait(timeout=30) == 0, log.read_text()
+        assert server.stop() == 0, server.output()
 
 
-def test_https_and_grpc_over_tls(tls_server: TlsServer, certs: Certs) -> None:
-    assert f"on https://127.0.0.1:{tls_server.http_port}" in tls_server.log.read_text()
-    assert f"grpc port {tls_server.grpc_port} (TLS)" in tls_server.log.read_text()
+def test_https_and_grpc_over_tls(tls_server: Server, certs: Certs) -> None:
+    assert f"on https://127.0.0.1:{tls_server.port}" in tls_server.output()
+    assert f"grpc port {tls_server.grpc_port} (TLS)" in tls_server.output()
     with httpx.Client(base_url=tls_server.url, verify=ca_context(certs), timeout=10) as http:
         started = http.post("/v1.0/workflows/dapr/cli_steps/start?instanceID=tls-1", content="3")
         assert started.status_code == 202, started.text
     with pytest.raises(httpx.ConnectError, match="CERTIFICATE_VERIFY_FAILED"):
         httpx.get(f"{tls_server.url}/v1.0/healthz")  # the system CAs do not know ours
     with pytest.raises(httpx.HTTPError):
-        httpx.get(f"http://127.0.0.1:{tls_server.http_port}/v1.0/healthz", timeout=5)
+        httpx.get(f"http://127.0.0.1:{tls_server.port}/v1.0/healthz", timeout=5)
 
     target = f"127.0.0.1:{tls_server.grpc_port}"
     credentials = grpc.ssl_channel_credentials(root_certificates=certs.ca.read_bytes())
@@ -155,9 +128,9 @@ def cli(*args: str, **env: str) -> subprocess.CompletedProcess[str]:
     )
 
 
-def test_the_cli_over_https(tls_server: TlsServer, certs: Certs) -> None:
+def test_the_cli_over_https(tls_server: Server, certs: Certs) -> None:
     url, ca = tls_server.url, str(certs.ca)
-    localhost = f"https://localhost:{tls_server.http_port}"
+    localhost = f"https://localhost:{tls_server.port}"
     for result in (
         cli("start", "cli_steps", "--instance-id", "tls-cli", "--input", "4", "--url", url,
             "--ca-file", ca),
@@ -173,11 +146,11 @@ def test_the_cli_over_https(tls_server: TlsServer, certs: Certs) -> None:
     missing = cli("list", "--url", url, "--ca-file", str(certs.ca.with_name("nope.pem")))
     assert missing.returncode == 1 and "--ca-file" in missing.stderr
     assert len(missing.stderr.splitlines()) == 1
-    plain = cli("list", "--url", f"http://127.0.0.1:{tls_server.http_port}")
+    plain = cli("list", "--url", f"http://127.0.0.1:{tls_server.port}")
     assert plain.returncode == 1 and len(plain.stderr.splitlines()) == 1, plain.stderr
 
 
-def test_a_dapr_sdk_app_over_tls(tls_server: TlsServer, certs: Certs) -> None:
+def test_a_dapr_sdk_app_over_tls(tls_server: Server, certs: Certs) -> None:
     """An unmodified dapr-ext-workflow app: its worker stream (remote activities and
     workflow turns) and its client both on the TLS gRPC port."""
     grpc_tests = Path(__file__).resolve().parents[1] / "grpc"

@@ -110,14 +110,6 @@ def spawn(pg_url: str, effects: Path, tmp_path: Path) -> Iterator[Callable[[str]
         node.close()
 
 
-def wait_until(condition: Callable[[], object], *, timeout: float, what: str) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout} s waiting for {what}")
-        time.sleep(0.05)
-
-
 def effect_lines(effects: Path) -> list[list[str]]:
     """The side-effect log as ``[node, instance, task, what...]`` rows."""
     return [line.split() for line in effects.read_text(encoding="utf-8").splitlines()]

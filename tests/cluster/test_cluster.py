@@ -22,9 +22,10 @@ import pytest
 
 import wayline
 from crash.histories import check_history
+from support.wait import wait_until
 
 from .cluster_app import expected_order_output
-from .conftest import Node, effect_lines, wait_until
+from .conftest import Node, effect_lines
 
 pytestmark = [pytest.mark.cluster, pytest.mark.slow]
 

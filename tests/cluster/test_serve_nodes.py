@@ -13,7 +13,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from api._server import Server, wait_until
+from support.server import Server, stop_all
+from support.wait import wait_until
 
 pytestmark = [pytest.mark.cluster]
 
@@ -39,8 +40,7 @@ def nodes(pg_url: str, tmp_path: Path) -> Iterator[tuple[Server, Server]]:
     try:
         yield a.start(), b.start()
     finally:
-        a.stop()
-        b.stop()
+        stop_all([a, b])
 
 
 def _status(http: httpx.Client, iid: str) -> dict[str, object]:

@@ -15,9 +15,10 @@ import pytest
 
 import wayline
 from crash.histories import check_history
+from support.wait import wait_until
 from wayline.core.events import TaskCompleted, TaskScheduled
 
-from .conftest import Node, effect_lines, wait_until
+from .conftest import Node, effect_lines
 
 pytestmark = [pytest.mark.cluster]
 

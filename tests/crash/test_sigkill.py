@@ -11,13 +11,13 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from collections import Counter
 from pathlib import Path
 
 import pytest
 
 import wayline
+from support.wait import wait_until
 
 from .crash_app import expected_output
 from .histories import check_history
@@ -38,14 +38,6 @@ def _spawn(db: Path, log: Path) -> subprocess.Popen[str]:
     return proc
 
 
-def _wait_until(condition, timeout: float) -> None:  # type: ignore[no-untyped-def]
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            raise TimeoutError("condition not reached in time")
-        time.sleep(0.05)
-
-
 @pytest.mark.slow
 def test_sigkill_mid_run_loses_nothing_and_applies_nothing_twice(tmp_path: Path) -> None:
     db, log = tmp_path / "crash.db", tmp_path / "effects.log"
@@ -59,19 +51,21 @@ def test_sigkill_mid_run_loses_nothing_and_applies_nothing_twice(tmp_path: Path)
         for n, iid in enumerate(ids):
             client.raise_event(iid, "go", n)
         for fraction in (0.25, 0.6):
-            _wait_until(
+            wait_until(
                 lambda f=fraction: (
                     client.count_workflows(status="COMPLETED", name="crashy") >= COUNT * f
                 ),
                 timeout=120,
+                what=f"{fraction:.0%} of the workflows to complete",
             )
             os.kill(proc.pid, signal.SIGKILL)
             proc.wait()
             kills += 1
             proc = _spawn(db, log)
-        _wait_until(
+        wait_until(
             lambda: client.count_workflows(status="COMPLETED", name="crashy") == COUNT,
             timeout=120,
+            what="every workflow to complete",
         )
     finally:
         proc.kill()

@@ -2,14 +2,11 @@
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable
 from datetime import timedelta
-from typing import Any, TypeVar
+from typing import Any
 
 import wayline
-
-T = TypeVar("T")
+from support.wait import wait_until
 
 #: Upper bound of every wait on a condition; the conditions normally hold in milliseconds.
 WAIT = 10.0
@@ -23,20 +20,6 @@ def settings(**overrides: Any) -> wayline.EngineSettings:
     }
     values.update(overrides)
     return wayline.EngineSettings(**values)
-
-
-def wait_until(
-    probe: Callable[[], T | bool | None], *, timeout: float = WAIT, what: str = "condition"
-) -> T:
-    """Poll ``probe`` until it returns something truthy; that value is returned."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = probe()
-        if value:
-            return value  # type: ignore[return-value]
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout} s waiting for {what}")
-        time.sleep(0.005)
 
 
 def events_of(client: wayline.WorkflowClient, instance_id: str, kind: str) -> list[Any]:

@@ -8,9 +8,10 @@ from typing import Any
 import pytest
 
 import wayline
+from support.wait import wait_until
 from wayline.errors import InstanceNotFoundError, InstanceNotTerminalError
 
-from ._support import WAIT, completed, events_of, wait_for_history, wait_for_status, wait_until
+from ._support import WAIT, completed, events_of, wait_for_history, wait_for_status
 
 
 def test_child_runs_as_its_own_instance_and_returns_to_the_parent(

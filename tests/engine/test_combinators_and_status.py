@@ -7,8 +7,9 @@ from datetime import timedelta
 from typing import Any
 
 import wayline
+from support.wait import wait_until
 
-from ._support import WAIT, completed, wait_for_history, wait_until
+from ._support import WAIT, completed, wait_for_history
 
 
 def test_when_all_gathers_results_in_order(runtime: wayline.WorkflowRuntime) -> None:

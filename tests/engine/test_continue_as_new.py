@@ -7,8 +7,9 @@ from datetime import timedelta
 from typing import Any
 
 import wayline
+from support.wait import wait_until
 
-from ._support import WAIT, completed, events_of, wait_for_history, wait_until
+from ._support import WAIT, completed, events_of, wait_for_history
 
 
 def test_continue_as_new_restarts_the_history_with_the_new_input(

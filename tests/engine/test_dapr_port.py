@@ -14,8 +14,8 @@ from typing import Any
 import pytest
 
 import wayline as wf  # was: import dapr.ext.workflow as wf
+from support.wait import wait_until
 
-from ._support import wait_until
 from .conftest import Runtimes
 
 

@@ -10,16 +10,9 @@ from typing import Any
 import pytest
 
 import wayline
+from support.wait import wait_until
 
-from ._support import (
-    WAIT,
-    completed,
-    events_of,
-    settings,
-    wait_for_history,
-    wait_for_status,
-    wait_until,
-)
+from ._support import WAIT, completed, events_of, settings, wait_for_history, wait_for_status
 from .conftest import Runtimes
 
 

@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 
 import wayline
+from support.wait import wait_until
 from wayline.errors import (
     InstanceAlreadyExistsError,
     InstanceNotFoundError,
@@ -21,15 +22,7 @@ from wayline.errors import (
     WorkflowNameMissingError,
 )
 
-from ._support import (
-    WAIT,
-    completed,
-    events_of,
-    settings,
-    wait_for_history,
-    wait_for_status,
-    wait_until,
-)
+from ._support import WAIT, completed, events_of, settings, wait_for_history, wait_for_status
 from .conftest import Runtimes
 
 START = datetime(2030, 6, 1, 8, 0, tzinfo=UTC)

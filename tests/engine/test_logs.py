@@ -11,8 +11,9 @@ from typing import Any
 import pytest
 
 import wayline
+from support.wait import wait_until
 
-from ._support import WAIT, wait_for_history, wait_for_status, wait_until
+from ._support import WAIT, wait_for_history, wait_for_status
 
 
 def _lines(caplog: pytest.LogCaptureFixture, level: int) -> list[str]:

@@ -8,9 +8,10 @@ from typing import Any
 import pytest
 
 import wayline
+from support.wait import wait_until
 from wayline.engine.retention import parse_duration
 
-from ._support import settings, wait_for_status, wait_until
+from ._support import settings, wait_for_status
 from .conftest import Runtimes
 
 

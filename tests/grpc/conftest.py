@@ -10,7 +10,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from grpc_support import DAPR_117, DAPR_EXT_118, Server, sdk_python, start_server
+from grpc_support import DAPR_117, DAPR_EXT_118, GrpcServer, sdk_python
 
 
 @pytest.fixture(scope="session")
@@ -24,14 +24,15 @@ def dapr_117_python() -> Path:
 
 
 @pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
-    running = start_server(tmp_path_factory.mktemp("grpc-server"))
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[GrpcServer]:
+    running = GrpcServer(tmp_path_factory.mktemp("grpc-server") / "wayline.db").start()
     yield running
-    assert running.stop() == 0, f"unclean exit:\n{running.log.read_text()[-3000:]}"
+    assert running.stop() == 0, f"unclean exit:\n{running.output()[-3000:]}"
 
 
 @pytest.fixture(scope="module")
-def token_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
-    running = start_server(tmp_path_factory.mktemp("grpc-token"), api_token="s3cret-token")
+def token_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[GrpcServer]:
+    db = tmp_path_factory.mktemp("grpc-token") / "wayline.db"
+    running = GrpcServer(db, api_token="s3cret-token").start()
     yield running
-    assert running.stop() == 0, f"unclean exit:\n{running.log.read_text()[-3000:]}"
+    assert running.stop() == 0, f"unclean exit:\n{running.output()[-3000:]}"

@@ -13,7 +13,9 @@ import shutil
 import subprocess
 from pathlib import Path
 
-from grpc_support import VENV_CACHE, install_failed, unavailable
+from grpc_support import VENV_CACHE, install_failed
+
+from support.ci import unavailable
 
 JS_DIR = Path(__file__).with_name("js")
 PACKAGE = "@dapr/durabletask-js"

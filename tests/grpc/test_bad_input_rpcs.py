@@ -16,7 +16,7 @@ import grpc
 import httpx
 import pytest
 from google.protobuf import empty_pb2
-from grpc_support import Server, start_server
+from grpc_support import GrpcServer
 from test_raw_rpcs import DAPR, TASKHUB, Calls
 from test_worker_protocol import Hub, RawWorker, done
 
@@ -38,7 +38,7 @@ BAD_TEXTS = [
 
 
 @pytest.fixture(scope="module")
-def channel(server: Server) -> Iterator[grpc.Channel]:
+def channel(server: GrpcServer) -> Iterator[grpc.Channel]:
     with grpc.insecure_channel(server.grpc_target) as ch:
         yield ch
 
@@ -249,7 +249,8 @@ def test_a_token_beyond_ascii_is_checked_as_bytes(tmp_path_factory: pytest.TempP
     """Issue 11, item 4 on gRPC: the token check compares UTF-8 bytes (gRPC metadata is
     ASCII, so such a token is for HTTP clients; gRPC calls are refused, never crash)."""
     token = "tökén-✓"
-    running = start_server(tmp_path_factory.mktemp("grpc-unicode-token"), api_token=token)
+    db = tmp_path_factory.mktemp("grpc-unicode-token") / "wayline.db"
+    running = GrpcServer(db, api_token=token).start()
     try:
         with grpc.insecure_channel(running.grpc_target) as channel:
             for metadata in (None, [("dapr-api-token", "tok")], [("dapr-api-token-bin", b"\xff")]):
@@ -262,7 +263,7 @@ def test_a_token_beyond_ascii_is_checked_as_bytes(tmp_path_factory: pytest.TempP
                     hello(empty_pb2.Empty(), timeout=10, metadata=metadata)
                 assert info.value.code() == grpc.StatusCode.UNAUTHENTICATED
         headers = {"dapr-api-token": token.encode()}
-        response = httpx.get(f"{running.http_url}/wayline/v1/instances", headers=headers)
+        response = httpx.get(f"{running.url}/wayline/v1/instances", headers=headers)
         assert response.status_code == 200, response.text
     finally:
         assert running.stop() == 0
@@ -274,8 +275,8 @@ def test_a_store_that_cannot_be_written_is_unavailable(
     """Issue 11, item 8 on gRPC: the database file moved away under the server; every
     write is UNAVAILABLE (was INTERNAL or, worse, written into the deleted file)."""
     tmp = tmp_path_factory.mktemp("grpc-store-gone")
-    running = start_server(tmp)
-    db = tmp / "wayline.db"
+    running = GrpcServer(tmp / "wayline.db").start()
+    db = running.db
     try:
         with grpc.insecure_channel(running.grpc_target) as channel:
             calls = Calls(channel)

@@ -11,11 +11,11 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from grpc_support import Server
+from grpc_support import GrpcServer
 from views import agrees, dapr_state, same_moment, wayline_state
 
 
-def test_dapr_workflow_client_1_18_3(server: Server, dapr_ext_python: Path) -> None:
+def test_dapr_workflow_client_1_18_3(server: GrpcServer, dapr_ext_python: Path) -> None:
     seen = server.run_sdk(dapr_ext_python, "dapr_ext_workflow_client.py", "ext")
 
     assert seen["scheduled_id"] == "ext-greet"
@@ -61,7 +61,7 @@ def test_dapr_workflow_client_1_18_3(server: Server, dapr_ext_python: Path) -> N
         agrees(server, seen[key])
 
 
-def test_dapr_client_1_17_workflow_methods(server: Server, dapr_117_python: Path) -> None:
+def test_dapr_client_1_17_workflow_methods(server: GrpcServer, dapr_117_python: Path) -> None:
     seen = server.run_sdk(dapr_117_python, "dapr_client_117.py", "legacy")
 
     assert seen["instance_id"] == "legacy-greet"

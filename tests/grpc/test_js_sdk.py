@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from grpc_support import Server
+from grpc_support import GrpcServer
 from js_support import JS_DIR, node_project
 from views import history
 
@@ -31,7 +31,7 @@ def durabletask_js() -> Path:
     return node_project()
 
 
-def run_js(server: Server, project: Path, instance_id: str) -> dict[str, Any]:
+def run_js(server: GrpcServer, project: Path, instance_id: str) -> dict[str, Any]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("DAPR_", "NODE_"))}
     env["NODE_PATH"] = str(project / "node_modules")
     try:
@@ -45,12 +45,12 @@ def run_js(server: Server, project: Path, instance_id: str) -> dict[str, Any]:
         )
     except subprocess.TimeoutExpired as exc:
         raise AssertionError(
-            f"{SCRIPT.name} hung:\n{exc.stderr!r}\nserver log:\n{server.log.read_text()[-3000:]}"
+            f"{SCRIPT.name} hung:\n{exc.stderr!r}\nserver log:\n{server.output()[-3000:]}"
         ) from None
     if result.returncode != 0:
         raise AssertionError(
             f"{SCRIPT.name} failed ({result.returncode}):\n{result.stderr[-4000:]}\n"
-            f"server log:\n{server.log.read_text()[-3000:]}"
+            f"server log:\n{server.output()[-3000:]}"
         )
     lines = result.stdout.strip().splitlines()
     assert len(lines) == 1, f"expected one JSON line on stdout, got:\n{result.stdout}"
@@ -58,7 +58,7 @@ def run_js(server: Server, project: Path, instance_id: str) -> dict[str, Any]:
     return seen
 
 
-def test_durabletask_js_worker_and_client(server: Server, durabletask_js: Path) -> None:
+def test_durabletask_js_worker_and_client(server: GrpcServer, durabletask_js: Path) -> None:
     seen = run_js(server, durabletask_js, "js-1")
 
     assert seen["instance_id"] == "js-1"

@@ -16,8 +16,9 @@ import httpx
 import pytest
 from google.protobuf import empty_pb2, timestamp_pb2
 from google.protobuf.message import Message
-from grpc_support import ROOT, Server, wait_until
+from grpc_support import ROOT, GrpcServer
 
+from support.wait import wait_until
 from wayline._proto.daprrt import workflow_pb2 as rt
 from wayline._proto.dt import orchestration_pb2 as opb
 from wayline._proto.dt import orchestrator_service_pb2 as pb
@@ -67,7 +68,7 @@ class Calls:
 
 
 @pytest.fixture(scope="module")
-def calls(server: Server) -> Iterator[Calls]:
+def calls(server: GrpcServer) -> Iterator[Calls]:
     with grpc.insecure_channel(server.grpc_target) as channel:
         yield Calls(channel)
 
@@ -125,7 +126,9 @@ def test_start_validation_and_duplicates(calls: Calls) -> None:
     assert "raw-dup" in details
 
 
-def test_epoch_zero_start_runs_now_and_payloads_are_verbatim(calls: Calls, server: Server) -> None:
+def test_epoch_zero_start_runs_now_and_payloads_are_verbatim(
+    calls: Calls, server: GrpcServer
+) -> None:
     # JS clients always send scheduledStartTimestamp = 1970-01-01 and an input.
     epoch = timestamp_pb2.Timestamp(seconds=0)
     text = '{"b": 2,  "a": [1, 2]}'  # odd spacing: stored and returned byte for byte
@@ -233,7 +236,7 @@ def test_purge_by_filter_only_removes_matching_finished_instances(calls: Calls) 
     assert calls.get("raw-fail").exists  # FAILED was not in the filter
 
 
-def test_list_instance_ids_pages(calls: Calls, server: Server) -> None:
+def test_list_instance_ids_pages(calls: Calls, server: GrpcServer) -> None:
     for n in range(5):
         calls.start("echo_wf", f"raw-list-{n}")
     seen: list[str] = []
@@ -252,7 +255,7 @@ def test_list_instance_ids_pages(calls: Calls, server: Server) -> None:
         token = reply.continuationToken
     assert len(seen) == len(set(seen))
     assert {f"raw-list-{n}" for n in range(5)} <= set(seen)
-    everything = httpx.get(f"{server.http_url}/wayline/v1/instances?pageSize=1000", timeout=10)
+    everything = httpx.get(f"{server.url}/wayline/v1/instances?pageSize=1000", timeout=10)
     listed = {i["instanceID"] for i in everything.json()["instances"]}
     assert set(seen) == listed
     assert pages >= 3
@@ -276,7 +279,7 @@ def _greet_approved(calls: Calls, instance_id: str, name: str) -> Any:
     return _approve(calls, instance_id)
 
 
-def test_history_translates_every_event(calls: Calls, server: Server) -> None:
+def test_history_translates_every_event(calls: Calls, server: GrpcServer) -> None:
     _greet_approved(calls, "raw-hist", "eve")
     reply = calls(
         TASKHUB + "GetInstanceHistory",
@@ -310,7 +313,7 @@ def test_history_translates_every_event(calls: Calls, server: Server) -> None:
     done = by_kind["executionCompleted"].executionCompleted
     assert done.workflowStatus == opb.ORCHESTRATION_STATUS_COMPLETED
     assert all(e.timestamp.seconds > 0 for e in reply.events)
-    http = httpx.get(f"{server.http_url}/wayline/v1/instances/raw-hist/history", timeout=10)
+    http = httpx.get(f"{server.url}/wayline/v1/instances/raw-hist/history", timeout=10)
     assert http.status_code == 200
     body = http.json()
     events = body["events"] if isinstance(body, dict) else body
@@ -370,7 +373,7 @@ def test_unimplemented_methods_answer_at_once(
     assert code == grpc.StatusCode.UNIMPLEMENTED
 
 
-def test_dapr_runtime_rpcs_raw(calls: Calls, server: Server) -> None:
+def test_dapr_runtime_rpcs_raw(calls: Calls, server: GrpcServer) -> None:
     missing = calls(
         DAPR + "GetWorkflowBeta1",
         rt.GetWorkflowRequest(instance_id="raw-rt-nope"),
@@ -448,7 +451,7 @@ def test_dapr_runtime_rpcs_raw(calls: Calls, server: Server) -> None:
     )
     assert got.workflow_name == "wait_wf"
     assert dict(got.properties) == {"dapr.workflow.input": '"in"'}
-    dapr_http = httpx.get(f"{server.http_url}/v1.0/workflows/dapr/raw-rt", timeout=10).json()
+    dapr_http = httpx.get(f"{server.url}/v1.0/workflows/dapr/raw-rt", timeout=10).json()
     assert dapr_http["runtimeStatus"] == got.runtime_status
     assert dapr_http["properties"] == dict(got.properties)
     assert dapr_http["createdAt"].startswith(
@@ -470,7 +473,7 @@ def test_dapr_runtime_rpcs_raw(calls: Calls, server: Server) -> None:
     assert not calls.get("raw-rt").exists
 
 
-def test_api_token(token_server: Server) -> None:
+def test_api_token(token_server: GrpcServer) -> None:
     with grpc.insecure_channel(token_server.grpc_target) as channel:
         anonymous, wrong = Calls(channel), Calls(channel, token="wrong")
         authorized = Calls(channel, token=token_server.api_token)
@@ -504,7 +507,9 @@ def test_api_token(token_server: Server) -> None:
         assert authorized.wait_done("tok-2").workflowState.output.value == '"t"'
 
 
-def test_dapr_workflow_client_with_api_token(token_server: Server, dapr_ext_python: Path) -> None:
+def test_dapr_workflow_client_with_api_token(
+    token_server: GrpcServer, dapr_ext_python: Path
+) -> None:
     seen = token_server.run_sdk(dapr_ext_python, "dapr_ext_workflow_client.py", "tok")
     assert seen["completed"]["runtime_status"] == "COMPLETED"
     assert token_server.instance("tok-fail").json()["runtimeStatus"] == "FAILED"

@@ -25,8 +25,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from grpc_support import SDK_DIR, Server, start_server, wait_until
+from grpc_support import SDK_DIR, GrpcServer
 from views import agrees, cli_state, dapr_http, dapr_state, history, kinds, of_kind, wayline_state
+
+from support.wait import wait_until
 
 WAIT = 60  # seconds: every wait for a workflow to get somewhere
 
@@ -57,7 +59,7 @@ class _Lines:
             raise AssertionError(f"no output within {timeout} s from {what}") from None
 
 
-def _sdk_env(server: Server, token: bool) -> dict[str, str]:
+def _sdk_env(server: GrpcServer, token: bool) -> dict[str, str]:
     env = server.sdk_env()
     if not token:
         env.pop("DAPR_API_TOKEN", None)
@@ -70,7 +72,7 @@ class Worker:
     def __init__(
         self,
         python: Path,
-        server: Server,
+        server: GrpcServer,
         effects: Path,
         *,
         token: bool = True,
@@ -121,7 +123,7 @@ class SdkError(Exception):
 class SdkClient:
     """``remote_driver.py``: one long-lived ``DaprWorkflowClient``, one JSON line per call."""
 
-    def __init__(self, python: Path, server: Server, log: Path, *, token: bool = True) -> None:
+    def __init__(self, python: Path, server: GrpcServer, log: Path, *, token: bool = True) -> None:
         self.log = log
         with log.open("wb") as err:
             self.process = subprocess.Popen(
@@ -224,7 +226,7 @@ def effects(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(scope="module")
-def worker(server: Server, dapr_ext_python: Path, effects: Path) -> Iterator[Worker]:
+def worker(server: GrpcServer, dapr_ext_python: Path, effects: Path) -> Iterator[Worker]:
     """The one worker of ``server``, for the whole module."""
     running = Worker(dapr_ext_python, server, effects)
     assert running.first_line == "ready", running.log.read_text()
@@ -233,7 +235,7 @@ def worker(server: Server, dapr_ext_python: Path, effects: Path) -> Iterator[Wor
 
 
 @pytest.fixture(scope="module")
-def sdk(server: Server, dapr_ext_python: Path, worker: Worker) -> Iterator[SdkClient]:
+def sdk(server: GrpcServer, dapr_ext_python: Path, worker: Worker) -> Iterator[SdkClient]:
     """A ``DaprWorkflowClient`` on ``server`` (whose worker is connected)."""
     client = SdkClient(dapr_ext_python, server, worker.log.with_name("driver.log"))
     yield client
@@ -241,15 +243,15 @@ def sdk(server: Server, dapr_ext_python: Path, worker: Worker) -> Iterator[SdkCl
 
 
 @pytest.fixture(scope="module")
-def bare_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+def bare_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[GrpcServer]:
     """A server whose tests connect (and kill) their own workers."""
-    running = start_server(tmp_path_factory.mktemp("grpc-bare"))
+    running = GrpcServer(tmp_path_factory.mktemp("grpc-bare") / "wayline.db").start()
     yield running
-    assert running.stop() == 0, f"unclean exit:\n{running.log.read_text()[-3000:]}"
+    assert running.stop() == 0, f"unclean exit:\n{running.output()[-3000:]}"
 
 
 @pytest.fixture(scope="module")
-def bare_sdk(bare_server: Server, dapr_ext_python: Path) -> Iterator[SdkClient]:
+def bare_sdk(bare_server: GrpcServer, dapr_ext_python: Path) -> Iterator[SdkClient]:
     client = SdkClient(dapr_ext_python, bare_server, bare_server.log.with_name("driver.log"))
     yield client
     client.close()
@@ -267,7 +269,7 @@ def spawn(dapr_ext_python: Path, tmp_path: Path) -> Iterator[Spawn]:
     log = tmp_path / "effects.log"
     log.touch()
 
-    def start(server: Server, **options: Any) -> Worker:
+    def start(server: GrpcServer, **options: Any) -> Worker:
         running = Worker(dapr_ext_python, server, log, **options)
         started.append(running)
         return running
@@ -281,7 +283,7 @@ def spawn(dapr_ext_python: Path, tmp_path: Path) -> Iterator[Spawn]:
 # ----- one worker: the workflow features -----------------------------------------------------
 
 
-def test_activity(server: Server, sdk: SdkClient, worker: Worker, effects: Path) -> None:
+def test_activity(server: GrpcServer, sdk: SdkClient, worker: Worker, effects: Path) -> None:
     sdk.schedule("remote_greet", "rw-greet", "ada")
     done = sdk.wait("rw-greet")
 
@@ -308,7 +310,7 @@ def test_activity(server: Server, sdk: SdkClient, worker: Worker, effects: Path)
     assert [row["pid"] for row in effects_of(effects, "rw-greet")] == [worker.pid]
 
 
-def test_durable_timer(server: Server, sdk: SdkClient) -> None:
+def test_durable_timer(server: GrpcServer, sdk: SdkClient) -> None:
     sdk.schedule("remote_timer", "rw-timer", 1.0)
     done = sdk.wait("rw-timer")
 
@@ -326,7 +328,7 @@ def test_durable_timer(server: Server, sdk: SdkClient) -> None:
 
 
 def test_custom_status_and_an_external_event(
-    server: Server, sdk: SdkClient, worker: Worker
+    server: GrpcServer, sdk: SdkClient, worker: Worker
 ) -> None:
     sdk.schedule("remote_approval", "rw-approval", "bob")
     waiting = sdk.wait_custom_status("rw-approval", "waiting-for-approval")
@@ -358,7 +360,7 @@ def test_custom_status_and_an_external_event(
 
 
 def test_an_event_raised_while_paused_is_delivered_after_resume(
-    server: Server, sdk: SdkClient, effects: Path
+    server: GrpcServer, sdk: SdkClient, effects: Path
 ) -> None:
     sdk.schedule("remote_approval", "rw-paused", "cy")
     sdk.wait_custom_status("rw-paused", "waiting-for-approval")
@@ -387,7 +389,7 @@ def test_an_event_raised_while_paused_is_delivered_after_resume(
     assert event_kinds.count("EventRaised") == 1
 
 
-def test_a_timer_due_while_paused_fires_after_resume(server: Server, sdk: SdkClient) -> None:
+def test_a_timer_due_while_paused_fires_after_resume(server: GrpcServer, sdk: SdkClient) -> None:
     sdk.schedule("remote_timer", "rw-paused-timer", 2.0)
     sdk.wait_status("rw-paused-timer", "RUNNING")
     sdk.call("pause", instance_id="rw-paused-timer")
@@ -406,7 +408,7 @@ def test_a_timer_due_while_paused_fires_after_resume(server: Server, sdk: SdkCli
     agrees(server, done)
 
 
-def test_terminate_reaches_the_running_child(server: Server, sdk: SdkClient) -> None:
+def test_terminate_reaches_the_running_child(server: GrpcServer, sdk: SdkClient) -> None:
     sdk.schedule("remote_holder", "rw-holder", "rw-held")
     sdk.wait_status("rw-held", "RUNNING")
 
@@ -425,7 +427,7 @@ def test_terminate_reaches_the_running_child(server: Server, sdk: SdkClient) -> 
     assert terminated["input"] == '"stopped"'
 
 
-def test_a_child_id_start_would_refuse_fails_the_parent(server: Server, sdk: SdkClient) -> None:
+def test_a_child_id_start_would_refuse_fails_the_parent(server: GrpcServer, sdk: SdkClient) -> None:
     sdk.schedule("remote_holder", "rw-bad-child", "c/x")
     done = sdk.wait("rw-bad-child")
 
@@ -438,7 +440,7 @@ def test_a_child_id_start_would_refuse_fails_the_parent(server: Server, sdk: Sdk
     assert failed["failure"]["error_type"] == "InvalidInstanceIdError"
 
 
-def test_child_workflows(server: Server, sdk: SdkClient) -> None:
+def test_child_workflows(server: GrpcServer, sdk: SdkClient) -> None:
     sdk.schedule("remote_parent", "rw-parent", 4)
     done = sdk.wait("rw-parent")
 
@@ -462,7 +464,7 @@ def test_child_workflows(server: Server, sdk: SdkClient) -> None:
         assert wayline_state(server, child_id)["parentInstanceID"] == "rw-parent"
 
 
-def test_purge(server: Server, sdk: SdkClient) -> None:
+def test_purge(server: GrpcServer, sdk: SdkClient) -> None:
     sdk.schedule("remote_parent", "rw-purge", 2)
     assert sdk.wait("rw-purge")["runtime_status"] == "COMPLETED"
     children = [
@@ -488,7 +490,7 @@ def test_purge(server: Server, sdk: SdkClient) -> None:
     assert sdk.wait("rw-purge-running")["runtime_status"] == "TERMINATED"
 
 
-def test_continue_as_new(server: Server, sdk: SdkClient, effects: Path) -> None:
+def test_continue_as_new(server: GrpcServer, sdk: SdkClient, effects: Path) -> None:
     sdk.schedule("remote_counter", "rw-counter", 0)
     done = sdk.wait("rw-counter")
 
@@ -504,7 +506,7 @@ def test_continue_as_new(server: Server, sdk: SdkClient, effects: Path) -> None:
     assert len(effects_of(effects, "rw-counter", "remote_square")) == 3
 
 
-def test_when_all_and_when_any(server: Server, sdk: SdkClient) -> None:
+def test_when_all_and_when_any(server: GrpcServer, sdk: SdkClient) -> None:
     sdk.schedule("remote_fan", "rw-fan", 4)
     sdk.wait_status("rw-fan", "RUNNING")
     sdk.call("raise_event", instance_id="rw-fan", event="go", data="first!")
@@ -526,7 +528,7 @@ def test_when_all_and_when_any(server: Server, sdk: SdkClient) -> None:
     assert fired["timer_id"] == timers[1]["event_id"]
 
 
-def test_retry_policy(server: Server, sdk: SdkClient, worker: Worker, effects: Path) -> None:
+def test_retry_policy(server: GrpcServer, sdk: SdkClient, worker: Worker, effects: Path) -> None:
     sdk.schedule("remote_retry", "rw-retry")
     done = sdk.wait("rw-retry")
 
@@ -552,7 +554,7 @@ def test_retry_policy(server: Server, sdk: SdkClient, worker: Worker, effects: P
     assert len(retry_timers) == 2
 
 
-def test_an_activity_that_always_fails(server: Server, sdk: SdkClient) -> None:
+def test_an_activity_that_always_fails(server: GrpcServer, sdk: SdkClient) -> None:
     sdk.schedule("remote_fail", "rw-fail", "kaboom")
     done = sdk.wait("rw-fail")
 
@@ -574,7 +576,7 @@ def test_an_activity_that_always_fails(server: Server, sdk: SdkClient) -> None:
     assert finished["failure"]["message"] == failure["message"]
 
 
-def test_workflow_code_that_raises(server: Server, sdk: SdkClient) -> None:
+def test_workflow_code_that_raises(server: GrpcServer, sdk: SdkClient) -> None:
     sdk.schedule("remote_crash", "rw-crash", "no-such-key")
     done = sdk.wait("rw-crash")
 
@@ -585,7 +587,7 @@ def test_workflow_code_that_raises(server: Server, sdk: SdkClient) -> None:
 
 
 def test_app_and_remote_workflows_side_by_side(
-    server: Server, sdk: SdkClient, worker: Worker, effects: Path
+    server: GrpcServer, sdk: SdkClient, worker: Worker, effects: Path
 ) -> None:
     # greet_wf and its activity "greet" are the server's own (--app grpc_app.py).
     sdk.schedule("greet_wf", "rw-mixed-app", {"name": "dee"})
@@ -617,7 +619,7 @@ def test_app_and_remote_workflows_side_by_side(
 
 
 def test_work_is_queued_until_a_worker_connects(
-    bare_server: Server, bare_sdk: SdkClient, spawn: Spawn
+    bare_server: GrpcServer, bare_sdk: SdkClient, spawn: Spawn
 ) -> None:
     """Runs first on ``bare_server``: no worker has connected yet."""
     effects: Path = spawn.effects  # type: ignore[attr-defined]
@@ -650,7 +652,7 @@ def test_work_is_queued_until_a_worker_connects(
 
 
 def test_a_worker_killed_mid_activity_is_replaced(
-    bare_server: Server, bare_sdk: SdkClient, spawn: Spawn
+    bare_server: GrpcServer, bare_sdk: SdkClient, spawn: Spawn
 ) -> None:
     effects: Path = spawn.effects  # type: ignore[attr-defined]
     first = spawn(bare_server)
@@ -680,7 +682,7 @@ def test_a_worker_killed_mid_activity_is_replaced(
 
 
 def test_a_worker_killed_while_waiting_for_an_event_is_replaced(
-    bare_server: Server, bare_sdk: SdkClient, spawn: Spawn
+    bare_server: GrpcServer, bare_sdk: SdkClient, spawn: Spawn
 ) -> None:
     effects: Path = spawn.effects  # type: ignore[attr-defined]
     first = spawn(bare_server)
@@ -708,7 +710,7 @@ def test_a_worker_killed_while_waiting_for_an_event_is_replaced(
 
 
 def test_workers_need_the_api_token(
-    token_server: Server, dapr_ext_python: Path, spawn: Spawn, tmp_path: Path
+    token_server: GrpcServer, dapr_ext_python: Path, spawn: Spawn, tmp_path: Path
 ) -> None:
     client = SdkClient(dapr_ext_python, token_server, tmp_path / "driver.log")
     anonymous = SdkClient(dapr_ext_python, token_server, tmp_path / "anon.log", token=False)

@@ -12,26 +12,30 @@ from pathlib import Path
 
 import httpx
 import pytest
-from grpc_support import SDK_DIR, Server, start_server, wait_until
+from grpc_support import SDK_DIR, GrpcServer
+
+from support.wait import wait_until
 
 
 @pytest.fixture
-def sidecars(tmp_path: Path) -> Iterator[dict[str, Server]]:
-    store = tmp_path / "shared.db"
-    made: dict[str, Server] = {}
+def sidecars(tmp_path: Path) -> Iterator[dict[str, GrpcServer]]:
+    store = f"sqlite:///{tmp_path / 'shared.db'}"
+    made: dict[str, GrpcServer] = {}
     try:
         for app_id in ("checkout", "billing"):
             home = tmp_path / app_id
             home.mkdir()
-            made[app_id] = start_server(home, app_id=app_id, store=store, app=None)
+            server = GrpcServer(home / "wayline.db", store=store, app_id=app_id, apps=())
+            made[app_id] = server.start()
         yield made
     finally:
-        for server in made.values():
-            assert server.stop() == 0, server.log.read_text()[-3000:]
+        exits = {app_id: server.stop() for app_id, server in made.items()}
+        for app_id, server in made.items():
+            assert exits[app_id] == 0, server.output()[-3000:]
 
 
 def test_sdk_apps_call_activities_and_children_in_each_other(
-    sidecars: dict[str, Server], dapr_ext_python: Path
+    sidecars: dict[str, GrpcServer], dapr_ext_python: Path
 ) -> None:
     billing = _worker(dapr_ext_python, sidecars["billing"])
     try:
@@ -52,7 +56,7 @@ def test_sdk_apps_call_activities_and_children_in_each_other(
     assert views["multi-checkout"]["appID"] == "checkout"
     assert views["multi-checkout-settle"]["appID"] == "billing"
     history = httpx.get(
-        f"{checkout.http_url}/wayline/v1/instances/multi-checkout/history", timeout=10
+        f"{checkout.url}/wayline/v1/instances/multi-checkout/history", timeout=10
     ).json()
     scheduled = [e for e in history["events"] if e["kind"] == "TaskScheduled"]
     assert scheduled[0]["router"] == {"source_app_id": "checkout", "target_app_id": "billing"}
@@ -60,7 +64,7 @@ def test_sdk_apps_call_activities_and_children_in_each_other(
     assert created["router"] == {"source_app_id": "checkout", "target_app_id": "billing"}
 
 
-def _worker(python: Path, server: Server) -> subprocess.Popen[str]:
+def _worker(python: Path, server: GrpcServer) -> subprocess.Popen[str]:
     """The billing SDK app, connected to ``server``, once it is ready."""
     worker = subprocess.Popen(
         [str(python), str(SDK_DIR / "multi_app.py"), "billing"],
@@ -75,7 +79,7 @@ def _worker(python: Path, server: Server) -> subprocess.Popen[str]:
 
 
 def test_each_sidecar_runs_only_its_apps_instances(
-    sidecars: dict[str, Server], dapr_ext_python: Path
+    sidecars: dict[str, GrpcServer], dapr_ext_python: Path
 ) -> None:
     """An instance started through billing's sidecar is not run by a worker that has
     its code but is connected to checkout's sidecar; billing's own worker runs it."""
@@ -83,7 +87,7 @@ def test_each_sidecar_runs_only_its_apps_instances(
     elsewhere = _worker(dapr_ext_python, checkout)
     try:
         started = httpx.post(
-            f"{billing.http_url}/v1.0/workflows/dapr/settle/start?instanceID=only-billing",
+            f"{billing.url}/v1.0/workflows/dapr/settle/start?instanceID=only-billing",
             json=1,
             timeout=10,
         )

@@ -5,11 +5,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from grpc_support import Server
+from grpc_support import GrpcServer
 
 
 def test_children_and_activities_receive_the_history_their_call_propagates(
-    server: Server, dapr_ext_python: Path
+    server: GrpcServer, dapr_ext_python: Path
 ) -> None:
     seen = server.run_sdk(dapr_ext_python, "propagation_app.py")
     child = seen["child"]

@@ -7,11 +7,11 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from grpc_support import Server
+from grpc_support import GrpcServer
 
 
 def test_changed_code_stalls_instances_until_code_that_matches_connects(
-    server: Server, dapr_ext_python: Path
+    server: GrpcServer, dapr_ext_python: Path
 ) -> None:
     started = server.run_sdk(dapr_ext_python, "versioning_app.py", "ver", "start")
     assert {s["runtime_status"] for s in started.values()} == {"RUNNING"}

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from grpc_support import SDK_DIR, Server, sdk_python
+from grpc_support import SDK_DIR, GrpcServer, sdk_python
 
 DAPR_119 = ("dapr==1.19.0",)
 STEPS = 30
@@ -21,7 +21,7 @@ def dapr_119_python() -> Path:
     return sdk_python("dapr-1.19.0", DAPR_119)
 
 
-def _run(python: Path, server: Server, *args: int) -> dict[str, Any]:
+def _run(python: Path, server: GrpcServer, *args: int) -> dict[str, Any]:
     result = subprocess.run(
         [
             str(python),
@@ -40,7 +40,7 @@ def _run(python: Path, server: Server, *args: int) -> dict[str, Any]:
 
 
 def test_each_turn_sends_only_the_history_the_worker_does_not_hold(
-    server: Server, dapr_119_python: Path
+    server: GrpcServer, dapr_119_python: Path
 ) -> None:
     report = _run(dapr_119_python, server, STEPS)
     assert report["outputs"] == [STEPS]
@@ -63,7 +63,7 @@ def test_each_turn_sends_only_the_history_the_worker_does_not_hold(
 
 
 def test_a_worker_that_lost_its_copy_fetches_the_history_and_goes_on(
-    server: Server, dapr_119_python: Path
+    server: GrpcServer, dapr_119_python: Path
 ) -> None:
     # Three chains at once, the worker caching one instance's history: it keeps
     # evicting, so items name prefixes it no longer holds and it falls back on

@@ -17,8 +17,9 @@ from typing import Any
 import grpc
 import pytest
 from google.protobuf import timestamp_pb2
-from grpc_support import Server
+from grpc_support import GrpcServer
 
+from support.wait import wait_until
 from wayline._proto.dt import orchestration_pb2 as opb
 from wayline._proto.dt import orchestrator_actions_pb2 as apb
 from wayline._proto.dt import orchestrator_service_pb2 as pb
@@ -147,7 +148,7 @@ def done(action_id: int, result: str) -> apb.WorkflowAction:
 
 
 @pytest.fixture
-def channel(server: Server) -> Iterator[grpc.Channel]:
+def channel(server: GrpcServer) -> Iterator[grpc.Channel]:
     with grpc.insecure_channel(server.grpc_target) as ch:
         yield ch
 
@@ -342,11 +343,11 @@ def test_app_workflows_run_locally_beside_a_remote_worker(hub: Hub, worker: RawW
 
 
 def _wait_status(hub: Hub, instance_id: str, status: int) -> Any:
-    deadline = time.monotonic() + WAIT
-    while (state := hub.get(instance_id).workflowState).workflowStatus != status:
-        assert time.monotonic() < deadline, f"{instance_id} stayed {state.workflowStatus}"
-        time.sleep(0.02)
-    return state
+    return wait_until(
+        lambda: (state := hub.get(instance_id).workflowState).workflowStatus == status and state,
+        WAIT,
+        f"{instance_id} to reach status {status}",
+    )
 
 
 def _stalled_events(hub: Hub, instance_id: str) -> list[Any]:

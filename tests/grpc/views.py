@@ -11,34 +11,34 @@ from datetime import datetime
 from typing import Any
 
 import httpx
-from grpc_support import Server
+from grpc_support import GrpcServer
 
 
-def wayline_state(server: Server, instance_id: str) -> dict[str, Any]:
+def wayline_state(server: GrpcServer, instance_id: str) -> dict[str, Any]:
     response = server.instance(instance_id)
     assert response.status_code == 200, response.text
     body: dict[str, Any] = response.json()
     return body
 
 
-def dapr_http(server: Server, instance_id: str) -> httpx.Response:
+def dapr_http(server: GrpcServer, instance_id: str) -> httpx.Response:
     return httpx.get(
-        f"{server.http_url}/v1.0/workflows/dapr/{instance_id}",
+        f"{server.url}/v1.0/workflows/dapr/{instance_id}",
         headers=server.http_headers(),
         timeout=10,
     )
 
 
-def dapr_state(server: Server, instance_id: str) -> dict[str, Any]:
+def dapr_state(server: GrpcServer, instance_id: str) -> dict[str, Any]:
     response = dapr_http(server, instance_id)
     assert response.status_code == 200, response.text
     body: dict[str, Any] = response.json()
     return body
 
 
-def cli_state(server: Server, instance_id: str) -> dict[str, Any]:
+def cli_state(server: GrpcServer, instance_id: str) -> dict[str, Any]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("DAPR_", "WAYLINE_"))}
-    command = ["get", instance_id, "--output", "json", "--url", server.http_url]
+    command = ["get", instance_id, "--output", "json", "--url", server.url]
     if server.api_token:
         command += ["--api-token", server.api_token]
     result = subprocess.run(
@@ -53,9 +53,9 @@ def cli_state(server: Server, instance_id: str) -> dict[str, Any]:
     return body
 
 
-def history(server: Server, instance_id: str) -> list[dict[str, Any]]:
+def history(server: GrpcServer, instance_id: str) -> list[dict[str, Any]]:
     response = httpx.get(
-        f"{server.http_url}/wayline/v1/instances/{instance_id}/history",
+        f"{server.url}/wayline/v1/instances/{instance_id}/history",
         headers=server.http_headers(),
         timeout=10,
     )
@@ -80,7 +80,7 @@ def same_moment(sdk_iso: str, http_rfc3339: str) -> bool:
     return abs((sdk - http).total_seconds()) < 0.001
 
 
-def agrees(server: Server, seen: dict[str, Any]) -> None:
+def agrees(server: GrpcServer, seen: dict[str, Any]) -> None:
     """The SDK's view of an instance equals Wayline's API, the CLI and the Dapr HTTP API."""
     iid = seen["instance_id"]
     ours, cli, dapr = wayline_state(server, iid), cli_state(server, iid), dapr_state(server, iid)

@@ -19,6 +19,7 @@ from pathlib import Path
 
 import pytest
 
+from support.ci import unavailable
 from wayline.store import Store, open_store
 from wayline.store.sqlite import SqliteStore
 
@@ -31,26 +32,16 @@ _TABLES = ("history", "inbox", "tasks", "instances", "nodes")
 StoreFactory = Callable[[], Store]
 
 
-def running_in_ci() -> bool:
-    return os.environ.get("CI", "").strip().lower() in {"true", "1"}
-
-
 def open_postgres_for_tests() -> Store:
     """Open the test PostgreSQL store, or skip (fail under CI) when it is unusable."""
     url = os.environ.get(POSTGRES_URL_VAR, "").strip()
     if not url:
-        message = f"set {POSTGRES_URL_VAR}=postgresql://... to run the PostgreSQL backend"
-        if running_in_ci():
-            pytest.fail(f"{message} (CI=true: the PostgreSQL run may not be skipped)")
-        pytest.skip(message)
+        unavailable(f"set {POSTGRES_URL_VAR}=postgresql://... to run the PostgreSQL backend")
     try:
         store = open_store(url)
         wipe(store)
     except Exception as exc:
-        message = f"PostgreSQL at {POSTGRES_URL_VAR} is unusable: {type(exc).__name__}: {exc}"
-        if running_in_ci():
-            pytest.fail(f"{message} (CI=true: the PostgreSQL run may not be skipped)")
-        pytest.skip(message)
+        unavailable(f"PostgreSQL at {POSTGRES_URL_VAR} is unusable: {type(exc).__name__}: {exc}")
     return store
 
 

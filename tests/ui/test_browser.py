@@ -14,7 +14,8 @@ from typing import Any
 import httpx
 import pytest
 
-from api._server import Server, wait_until
+from support.server import Server, stop_all
+from support.wait import wait_until
 
 from .conftest import ARTIFACTS
 
@@ -39,8 +40,7 @@ def servers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Serv
         start("ro", extra_args=["--ui-read-only"])
         yield started
     finally:
-        for server in started.values():
-            server.stop()
+        stop_all(started.values())
 
 
 @pytest.fixture(scope="module")

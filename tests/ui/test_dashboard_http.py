@@ -12,6 +12,7 @@ import pytest
 from starlette.testclient import TestClient
 
 import wayline
+from support.wait import wait_until
 from wayline.api.ui.app import HISTORY_PAGE, TIMELINE_PAGE
 
 XSS_NAME = '<img src=x onerror="alert(1)">'
@@ -25,10 +26,9 @@ def csrf_of(page: str) -> str:
 
 
 def wait_status(client: wayline.WorkflowClient, iid: str, *statuses: str) -> None:
-    deadline = time.monotonic() + 20
-    while client.get_workflow(iid).runtime_status not in statuses:
-        assert time.monotonic() < deadline, f"{iid} is {client.get_workflow(iid).runtime_status}"
-        time.sleep(0.02)
+    wait_until(
+        lambda: client.get_workflow(iid).runtime_status in statuses, 20, f"{iid} to be {statuses}"
+    )
 
 
 def test_root_redirects_and_pages_carry_the_security_headers(http: TestClient) -> None:
@@ -150,10 +150,11 @@ def test_instance_page_shows_state_waits_history_and_children(
 ) -> None:
     client = runtime.client()
     client.start_workflow("tour", input={"x": 1}, instance_id="tour-1")
-    deadline = time.monotonic() + 20
-    while "approval" not in (client.get_workflow("tour-1").serialized_custom_status or ""):
-        assert time.monotonic() < deadline
-        time.sleep(0.02)
+    wait_until(
+        lambda: "approval" in (client.get_workflow("tour-1").serialized_custom_status or ""),
+        20,
+        "tour-1 to wait for approval",
+    )
 
     page = http.get("/ui/instances/tour-1").text
     assert "Waiting for" in page and "<b>approval</b>" in page

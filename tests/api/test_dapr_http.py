@@ -4,82 +4,43 @@ from __future__ import annotations
 
 import os
 import re
-import socket
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
 
-ROOT = Path(__file__).resolve().parents[2]
-APP = ROOT / "examples" / "order_processing.py"
+from support.http_api import wait_status
+from support.server import ORDER_APP, REPO, Server
+from support.wait import wait_until
+
 PREFIXES = ("v1.0-alpha1", "v1.0-beta1", "v1.0")
 ORDER = b'{"item_name": "Paperclips", "total_cost": 9999, "quantity": 1}'
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def _serve(tmp: Path, *extra: str) -> Iterator[httpx.Client]:
-    port = _free_port()
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "wayline",
-            "serve",
-            "--app",
-            str(APP),
-            "--port",
-            str(port),
-            "--grpc-port",
-            "0",
-            "--store",
-            f"sqlite:///{tmp / 'serve.db'}",
-            *extra,
-        ],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        cwd=tmp,
-    )
-    client = httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=10)
-    deadline = time.monotonic() + 30
-    while True:
-        try:
-            if client.get("/v1.0/healthz/outbound").status_code == 204:
-                break
-        except httpx.HTTPError:
-            pass
-        assert proc.poll() is None, "the server exited"
-        assert time.monotonic() < deadline, "the server did not become healthy"
-        time.sleep(0.05)
+@contextmanager
+def serving(tmp: Path, *extra: str) -> Iterator[Server]:
+    """A server with only the order-processing example; it must exit cleanly."""
+    server = Server(tmp / "serve.db", apps=[ORDER_APP], extra_args=extra).start()
     try:
-        yield client
+        yield server
     finally:
-        client.close()
-        proc.terminate()
-        assert proc.wait(timeout=30) == 0
+        assert server.stop() == 0, server.output()
 
 
 @pytest.fixture(scope="module")
-def http(tmp_path_factory: pytest.TempPathFactory) -> Iterator[httpx.Client]:
-    yield from _serve(tmp_path_factory.mktemp("serve"))
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    """This module's server (the folder's ``http`` fixture is a client of it)."""
+    with serving(tmp_path_factory.mktemp("serve")) as running:
+        yield running
 
 
-def _status(http: httpx.Client, prefix: str, iid: str, wanted: str) -> dict:  # type: ignore[type-arg]
-    deadline = time.monotonic() + 15
-    while True:
-        body = http.get(f"/{prefix}/workflows/dapr/{iid}").json()
-        if body.get("runtimeStatus") == wanted:
-            return body  # type: ignore[no-any-return]
-        assert time.monotonic() < deadline, f"{iid} stayed {body.get('runtimeStatus')}"
-        time.sleep(0.05)
+def _status(http: httpx.Client, prefix: str, iid: str, wanted: str) -> dict[str, Any]:
+    return wait_status(http, iid, wanted, timeout=15, prefix=prefix)
 
 
 @pytest.mark.parametrize("prefix", PREFIXES)
@@ -109,13 +70,12 @@ def test_approval_flow_completes_with_output(http: httpx.Client) -> None:
     base = "/v1.0/workflows/anycomponent"
     iid = http.post(f"{base}/order_processing_workflow/start", content=ORDER).json()["instanceID"]
     assert len(iid) == 36 and iid.count("-") == 4
-    deadline = time.monotonic() + 15
-    while (
-        http.get(f"{base}/{iid}").json().get("properties", {}).get("dapr.workflow.custom_status")
-        != "waiting-for-approval"
-    ):
-        assert time.monotonic() < deadline
-        time.sleep(0.05)
+
+    def waits_for_approval() -> bool:
+        properties = http.get(f"{base}/{iid}").json().get("properties", {})
+        return bool(properties.get("dapr.workflow.custom_status") == "waiting-for-approval")
+
+    wait_until(waits_for_approval, 15, f"{iid} to wait for approval")
     assert (
         http.post(
             f"{base}/{iid}/raiseEvent/approval_event", content=b'{"approved": true}'
@@ -206,7 +166,7 @@ def test_wayline_api_lists_counts_and_shows_history(http: httpx.Client) -> None:
 
 def test_api_token_and_body_limit(tmp_path: Path) -> None:
     env_token = ("--api-token", "s3cret", "--max-body-bytes", "1024")
-    for http in _serve(tmp_path, *env_token):
+    with serving(tmp_path, *env_token) as server, server.client() as http:
         assert http.get("/v1.0/healthz").status_code == 204  # health stays open
         url = "/v1.0/workflows/dapr/order_processing_workflow/start?instanceID=tok"
         assert http.post(url, content=ORDER).status_code == 401
@@ -270,7 +230,8 @@ def test_openapi_document_survives_a_schema_fuzzer(http: httpx.Client) -> None:
 
 
 def test_serve_deletes_finished_instances_per_its_retention_flags(tmp_path: Path) -> None:
-    for client in _serve(tmp_path, "--retention-any-terminal", "1s", "--retention-completed", "1h"):
+    retention = ("--retention-any-terminal", "1s", "--retention-completed", "1h")
+    with serving(tmp_path, *retention) as server, server.client() as client:
         base = "/v1.0/workflows/dapr"
         client.post(f"{base}/order_processing_workflow/start?instanceID=kept", content=ORDER)
         client.post(f"{base}/order_processing_workflow/start?instanceID=dropped", content=ORDER)
@@ -278,10 +239,11 @@ def test_serve_deletes_finished_instances_per_its_retention_flags(tmp_path: Path
         assert client.post(f"{base}/dropped/terminate").status_code == 202
         _status(client, "v1.0", "dropped", "TERMINATED")
         # TERMINATED: any-terminal's 1 s; the server reaps due instances every few seconds
-        deadline = time.monotonic() + 20
-        while client.get(f"{base}/dropped").status_code != 404:
-            assert time.monotonic() < deadline, "the terminated instance was not deleted"
-            time.sleep(0.2)
+        wait_until(
+            lambda: client.get(f"{base}/dropped").status_code == 404,
+            20,
+            "the terminated instance to be deleted",
+        )
         assert client.get(f"{base}/kept").status_code == 200
 
 
@@ -302,7 +264,7 @@ def test_serve_refuses_a_bad_retention_duration(tmp_path: Path) -> None:
 
 def _readme_walkthrough() -> list[str]:
     """The curl commands of the README's server section, continuation lines joined."""
-    readme = (ROOT / "README.md").read_text()
+    readme = (REPO / "README.md").read_text()
     block = readme.split("# An order over $5,000", 1)[1].split("```", 1)[0]
     commands: list[str] = []
     pending = ""
