@@ -223,6 +223,7 @@ def test_bulk_bad_requests(http: httpx.Client, population: dict[str, list[str]])
         b'{"status": "RUNNING"}',
         b'{"createdFrom": "x"}',
         b'{"instanceIDs": []}',
+        b'{"instanceIDs": null, "status": ["RUNNING"]}',
         b'{"instanceIDs": "wait-0"}',
         b'{"instanceIDs": ["wait-0", ""]}',
         b'{"instanceIDs": ["wait-0", 7]}',

@@ -12,7 +12,7 @@ import threading
 
 import psycopg
 
-from engine._support import wait_until
+from support.wait import wait_until
 from wayline.core.events import EventRaised
 from wayline.store.types import OutboundMessage
 

@@ -78,10 +78,8 @@ _BODY_FILTERS = frozenset({"status", "name", "parentInstanceID", *_TIME_FILTERS}
 _BULK_OPTIONS = frozenset({"instanceIDs", "force"})
 
 
-def _bulk_ids(value: Any) -> list[str] | None:
+def _bulk_ids(value: Any) -> list[str]:
     """A bulk request's ``instanceIDs``: a list of 1 to MAX_BULK_IDS non-empty strings."""
-    if value is None:
-        return None
     if (
         not isinstance(value, list)
         or not 1 <= len(value) <= MAX_BULK_IDS
@@ -344,7 +342,7 @@ class WaylineApi:
                     "ERR_MALFORMED_REQUEST",
                     f"unknown field {unknown[0]!r}; use {', '.join(sorted(known))}",
                 )
-            ids = _bulk_ids(body.pop("instanceIDs", None))
+            ids = _bulk_ids(body.pop("instanceIDs")) if "instanceIDs" in body else None
             force = body.pop("force", False)
             if not isinstance(force, bool) or (force and operation != "purge"):
                 raise ApiError(
