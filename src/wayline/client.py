@@ -710,7 +710,7 @@ class WorkflowClient:
         """Seconds from creation to completion of the ``limit`` most recently created
         COMPLETED instances of workflow ``name``, newest first (for percentiles)."""
         if limit < 1:
-            raise ValueError("limit must be at least 1")
+            raise InvalidArgumentError("limit must be at least 1")
         return [us / 1_000_000 for us in self._store.recent_durations(name, limit=limit)]
 
     def workflow_names(self, *, limit: int = 1000) -> list[str]:
