@@ -392,6 +392,16 @@ def test_workflow_page_dark_mode_and_phone_width(server: Server, browser: Any, p
             "document.documentElement.scrollWidth - document.documentElement.clientWidth"
         )
         assert overflow <= 1, f"{path} scrolls sideways by {overflow}px at 390px"
+        # Each table's visible headers line up with the visible cells of its rows.
+        misaligned = phone_page.evaluate(
+            """[...document.querySelectorAll('table')].filter(t => {
+                const shown = cells => [...cells].filter(c => c.offsetParent !== null).length;
+                const head = t.querySelector('thead tr'), row = t.querySelector('tbody tr');
+                return head && row && row.children.length > 1
+                    && shown(head.children) !== shown(row.children);
+            }).map(t => t.className)"""
+        )
+        assert misaligned == [], f"{path}: headers and cells differ in {misaligned} at 390px"
     phone_page.goto(f"{server.url}/ui/?q=wf-")
     shot(phone_page, "instances-phone")
     phone_page.goto(f"{server.url}/ui/instances/tour-shot")
