@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import base64
+import json
 from dataclasses import replace
 from datetime import timedelta
 from pathlib import Path
@@ -10,6 +12,7 @@ from typing import Any
 import pytest
 
 from wayline.core.events import WorkflowStatus
+from wayline.errors import InvalidArgumentError
 from wayline.store import Store
 from wayline.store.queries import list_instances
 from wayline.store.sqlite import SqliteStore
@@ -151,6 +154,32 @@ def test_a_token_continues_only_the_order_it_was_made_for(many: Store) -> None:
         many.list_instances(
             InstanceQuery(sort=InstanceSort.ID, continuation_token=newest.continuation_token)
         )
+
+
+def _forged(sort: InstanceSort, keys: Any, descending: bool = True) -> str:
+    raw = json.dumps({"s": sort.value, "d": descending, "k": keys})
+    return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
+
+
+@pytest.mark.parametrize(
+    "token",
+    [
+        _forged(InstanceSort.NAME, ["wf", 2**70, "i"]),  # over 64 bits
+        _forged(InstanceSort.NAME, ["wf", "not a time", "i"]),
+        _forged(InstanceSort.NAME, [7, 1, "i"]),  # a name that is a number
+        _forged(InstanceSort.NAME, ["w\x00f", 1, "i"]),  # NUL (PostgreSQL text cannot)
+        _forged(InstanceSort.NAME, ["wf", 1.5, "i"]),
+        _forged(InstanceSort.NAME, ["wf", True, "i"]),
+        _forged(InstanceSort.NAME, ["wf", 1]),  # too few keys
+        _forged(InstanceSort.NAME, {"k": 1}),
+        base64.urlsafe_b64encode(b"[" * 100_000).decode(),  # nested past the parser
+        base64.urlsafe_b64encode(b"\xff\xfe").decode(),  # not UTF-8
+        "%%%",
+    ],
+)
+def test_a_forged_sort_order_token_is_refused_cleanly(many: Store, token: str) -> None:
+    with pytest.raises(InvalidArgumentError, match="continuation token"):
+        many.list_instances(InstanceQuery(sort=InstanceSort.NAME, continuation_token=token))
 
 
 def test_counts_by_status_in_one_query(estate: Store) -> None:  # noqa: F811
