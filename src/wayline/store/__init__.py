@@ -11,6 +11,11 @@ from wayline.store.base import Store
 DEFAULT_STORE_URL = "sqlite:///wayline.db"
 
 
+def redact_url(url: str) -> str:
+    """The URL without its password, for messages: stores never show one."""
+    return re.sub(r"(://[^:/@]+):[^@]*@", r"\1:***@", url)
+
+
 def open_store(url: str | Path | Store | None = None) -> Store:
     """Open a store from a URL: ``sqlite:///relative.db``, ``sqlite:////abs/path.db``,
     ``sqlite://:memory:``, a plain file path, or ``postgresql://...``.
@@ -46,9 +51,8 @@ def open_store(url: str | Path | Store | None = None) -> Store:
             ) from exc
         return PostgresStore(text)
     if "://" in text:
-        shown = re.sub(r"(://[^:/@]+):[^@]*@", r"\1:***@", text)  # never show a password
         raise StoreError(
-            f"unknown store URL {shown!r}; use sqlite:///path.db or postgresql://user@host/db"
+            f"unknown store URL {redact_url(text)!r}; use sqlite:///path.db or postgresql://user@host/db"
         )
     from wayline.store.sqlite import SqliteStore
 

@@ -158,13 +158,13 @@ class Unstall:
     app_id: str = DEFAULT_APP_ID
 
 
-#: ``TurnCommit`` (-> ``CommitOutcome``) is a command too.
 @dataclass(frozen=True)
 class ProbeWrite:
     """-> None. Writes (and commits) without changing anything: readiness checks that
     the store can still be written."""
 
 
+#: ``TurnCommit`` (-> ``CommitOutcome``) is a command too.
 WriteCommand = (
     CreateInstance
     | AppendMessage

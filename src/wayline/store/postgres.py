@@ -35,6 +35,7 @@ from psycopg import errors as pg_errors
 from psycopg_pool import ConnectionPool, PoolTimeout
 
 from wayline.errors import InstanceAlreadyExistsError, StoreError
+from wayline.store import redact_url
 from wayline.store.commands import WriteCommand
 from wayline.store.migrations import load_migrations
 from wayline.store.rows import Cursor, StatementResult
@@ -146,7 +147,7 @@ class PostgresStore(SqlStore):
                 self._migrate(conn)
         except psycopg.Error as exc:
             raise StoreError(
-                f"cannot use PostgreSQL at {_redact(url)}: {str(exc).strip()}; check that the "
+                f"cannot use PostgreSQL at {redact_url(url)}: {str(exc).strip()}; check that the "
                 "server runs and that the URL, user, password and database are right"
             ) from exc
         # Names this store's sessions: its own writes' notifications are not wake-ups.
@@ -165,7 +166,7 @@ class PostgresStore(SqlStore):
         except PoolTimeout as exc:
             self._pool.close()
             raise StoreError(
-                f"cannot open a pool of connections to PostgreSQL at {_redact(url)} within "
+                f"cannot open a pool of connections to PostgreSQL at {redact_url(url)} within "
                 f"{connect_timeout} s"
             ) from exc
 
@@ -324,8 +325,3 @@ class PostgresStore(SqlStore):
 def _is_transient_conflict(exc: BaseException) -> bool:
     """A deadlock or serialization failure between nodes: worth applying again."""
     return isinstance(exc, pg_errors.DeadlockDetected | pg_errors.SerializationFailure)
-
-
-def _redact(url: str) -> str:
-    """The URL without its password, for error messages."""
-    return re.sub(r"(://[^:/@]+):[^@]*@", r"\1:***@", url)

@@ -857,15 +857,15 @@ class SqlStore:
             return count_instances(cur, query)
 
     def count_by_status(self, query: InstanceQuery) -> dict[WorkflowStatus, int]:
-        with self.read() as cur:
+        with self._reading() as cur:
             return queries.count_by_status(cur, query)
 
     def recent_durations(self, name: str, *, limit: int) -> list[int]:
-        with self.read() as cur:
+        with self._reading() as cur:
             return queries.recent_durations(cur, name, limit)
 
     def workflow_names(self, *, now: datetime, limit: int = 1000) -> list[str]:
-        with self.read() as cur:
+        with self._reading() as cur:
             names = set(queries.instance_names(cur, limit))
             cur.execute("SELECT workflows FROM nodes WHERE expires_at > ?", (to_micros(now),))
             for (registered,) in cur.fetchall():

@@ -9,6 +9,7 @@ from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import parse_qsl, quote
 
+from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from starlette.routing import BaseRoute, Mount, Route
@@ -316,12 +317,12 @@ class Dashboard:
             return refused
         params = list(request.query_params.multi_items())
         try:
-            listing = await _threaded(self._listing, params)
+            listing = await run_in_threadpool(self._listing, params)
             error = None
             status_code = 200
         except BadInput as exc:
             listing, error, status_code = None, str(exc), 400
-        names = await _threaded(self.client.workflow_names)
+        names = await run_in_threadpool(self.client.workflow_names)
         return self.page(
             request,
             "instances.html",
@@ -346,7 +347,8 @@ class Dashboard:
         if (refused := self._gate(request, api=True)) is not None:
             return refused
         try:
-            listing = await _threaded(self._listing, list(request.query_params.multi_items()))
+            params = list(request.query_params.multi_items())
+            listing = await run_in_threadpool(self._listing, params)
         except BadInput as exc:
             return self._plain(400, str(exc))
         listing.pop("filters")
@@ -359,7 +361,7 @@ class Dashboard:
         if (refused := self._gate(request, api=True)) is not None:
             return refused
         try:
-            state = await _threaded(self.client.get_workflow, request.path_params["iid"])
+            state = await run_in_threadpool(self.client.get_workflow, request.path_params["iid"])
         except (InstanceNotFoundError, ValueError):
             return self._plain(404, "no such instance")
         return self._headers(JSONResponse(row_json(state, self.now())))
@@ -419,7 +421,7 @@ class Dashboard:
         iid = request.path_params["iid"]
         params = dict(request.query_params)
         try:
-            context = await _threaded(self._instance_context, iid, params)
+            context = await run_in_threadpool(self._instance_context, iid, params)
         except (InstanceNotFoundError, ValueError):
             return self.page(request, "missing.html", 404, iid=iid)
         done = DONE.get(params.get("done", ""))
@@ -444,7 +446,7 @@ class Dashboard:
             return (form.get(name) or [""])[0]
 
         try:
-            target = await _threaded(self._apply, iid, action, field)
+            target = await run_in_threadpool(self._apply, iid, action, field)
         except BadInput as exc:
             return await self.instance(request, status_code=400, error=str(exc))
         except InstanceNotFoundError:
@@ -511,7 +513,7 @@ class Dashboard:
         described = [(k, v) for k, v in params if k in _FILTER_KEYS and v]
         if request.method == "GET":
             count = (
-                len(ids) if ids else await _threaded(lambda: self.client.count_workflows(**filters))
+                len(ids) if ids else await run_in_threadpool(self.client.count_workflows, **filters)
             )
             return self.page(
                 request,
@@ -524,7 +526,7 @@ class Dashboard:
                 error=None,
                 result=None,
             )
-        result = await _threaded(self._bulk, operation, ids, filters)
+        result = await run_in_threadpool(self._bulk, operation, ids, filters)
         return self.page(
             request,
             "bulk.html",
@@ -548,7 +550,7 @@ class Dashboard:
     async def workflows(self, request: Request) -> Response:
         if (refused := self._gate(request)) is not None:
             return refused
-        names = await _threaded(self.client.workflow_names)
+        names = await run_in_threadpool(self.client.workflow_names)
         return self.page(request, "workflows.html", names=names)
 
     def _workflow_context(self, name: str) -> dict[str, Any]:
@@ -569,19 +571,12 @@ class Dashboard:
     async def workflow(self, request: Request) -> Response:
         if (refused := self._gate(request)) is not None:
             return refused
-        context = await _threaded(self._workflow_context, request.path_params["name"])
+        context = await run_in_threadpool(self._workflow_context, request.path_params["name"])
         return self.page(request, "workflow.html", statuses=STATUSES, **context)
 
 
 def _int(text: str | None, default: int) -> int:
     return int(text) if text and text.isdigit() else default
-
-
-async def _threaded(fn: Callable[..., Any], *args: Any) -> Any:
-    """Client calls block on the store: run them off the event loop."""
-    from starlette.concurrency import run_in_threadpool
-
-    return await run_in_threadpool(fn, *args)
 
 
 def dashboard_routes(
