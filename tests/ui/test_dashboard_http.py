@@ -115,6 +115,26 @@ def test_bad_filters_say_what_is_wrong(
     assert http.get("/ui/api/instances", params=params).status_code == 400
 
 
+def test_odd_numbers_in_page_fields_fall_back_instead_of_failing(
+    http: TestClient, runtime: wayline.WorkflowRuntime
+) -> None:
+    client = runtime.client()
+    client.start_workflow("quick", input=1, instance_id="n-1")
+    wait_status(client, "n-1", "COMPLETED")
+    for odd in ("\u00b2", "9" * 5000, "-3", "1e3"):  # "²" is a digit to str.isdigit
+        for path, params in (
+            ("/ui/", {"size": odd, "page": odd}),
+            ("/ui/api/instances", {"size": odd}),
+            ("/ui/instances/n-1", {"hp": odd, "tp": odd}),
+        ):
+            assert http.get(path, params=params).status_code == 200, (path, odd)
+    page = http.get("/ui/instances/n-1").text
+    refused = http.post(
+        "/ui/instances/n-1/rerun", data={"csrf": csrf_of(page), "event_id": "\u00b2"}
+    )
+    assert refused.status_code == 400 and "event id" in refused.text
+
+
 def test_user_supplied_text_is_escaped_everywhere(
     http: TestClient, runtime: wayline.WorkflowRuntime
 ) -> None:

@@ -6,7 +6,7 @@ from __future__ import annotations
 import statistics
 from collections.abc import Callable
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import parse_qsl, quote
 
 from starlette.concurrency import run_in_threadpool
@@ -286,7 +286,7 @@ class Dashboard:
         if sort not in SORTS:
             raise BadInput(f"unknown sort {sort!r}; use one of {', '.join(SORTS)}")
         descending = values.get("dir", "desc") != "asc"
-        size = int(values["size"]) if values.get("size", "").isdigit() else 50
+        size = _int(values.get("size"), 50)
         size = size if size in PAGE_SIZES else 50
         try:
             page = self.client.list_workflows(
@@ -337,9 +337,7 @@ class Dashboard:
             sorts=SORTS,
             page_sizes=PAGE_SIZES,
             names=names,
-            page_number=int(request.query_params.get("page", "1") or 1)
-            if request.query_params.get("page", "1").isdigit()
-            else 1,
+            page_number=_int(request.query_params.get("page"), 1),
             bulk_operations=BULK_OPERATIONS,
         )
 
@@ -481,10 +479,10 @@ class Dashboard:
         elif action == "purge":
             client.purge_workflow(iid)
         elif action == "rerun":
-            event_id = field("event_id")
-            if not event_id.lstrip("-").isdigit():
+            event_id = _int(field("event_id"), None)
+            if event_id is None:
                 raise BadInput("rerun needs the event id of an activity or child workflow")
-            return client.rerun_workflow_from_event(iid, int(event_id))
+            return client.rerun_workflow_from_event(iid, event_id)
         else:
             raise BadInput(f"unknown action {action!r}")
         return iid
@@ -575,8 +573,15 @@ class Dashboard:
         return self.page(request, "workflow.html", statuses=STATUSES, **context)
 
 
-def _int(text: str | None, default: int) -> int:
-    return int(text) if text and text.isdigit() else default
+T = TypeVar("T")
+
+
+def _int(text: str | None, default: T) -> int | T:
+    """A whole number given as ASCII digits (a query or form field), else ``default``:
+    "²" is a digit to ``str.isdigit`` and 5,000 digits are too many for ``int``."""
+    if not text or not text.isascii() or not text.isdigit() or len(text) > 18:
+        return default
+    return int(text)
 
 
 def dashboard_routes(
