@@ -1,4 +1,5 @@
-"""PostgreSQL only: a deadlock with another writer is applied again, not reported.
+"""PostgreSQL only: a deadlock with another writer is applied again, not reported,
+and groups of writes lock instance rows in one order, so they do not deadlock.
 
 Nodes lock instance rows in different orders (a turn locks its own row, then the row
 of the instance it sends an event to), so PostgreSQL may pick one of their
@@ -14,9 +15,11 @@ import psycopg
 
 from support.wait import wait_until
 from wayline.core.events import EventRaised
-from wayline.store.types import OutboundMessage
+from wayline.store import Store
+from wayline.store.commands import AppendMessage
+from wayline.store.types import AppendResult, OutboundMessage
 
-from ._support import T0, claim_one, commit, start
+from ._support import T0, claim, claim_one, commit, start
 from .conftest import POSTGRES_URL_VAR, open_postgres_for_tests
 
 
@@ -61,3 +64,42 @@ def test_a_deadlocked_commit_is_applied_again() -> None:
         assert [m.event.name for m in claim_one(store, "receiver").messages] == ["ping"]
     finally:
         store.close()
+
+
+def test_groups_on_two_nodes_lock_instances_in_one_order() -> None:
+    """Two nodes' groups name the same instances in opposite orders: applied as
+    queued, each would lock half the rows and wait for the other's half."""
+    first, second = open_postgres_for_tests(), open_postgres_for_tests()
+    ids = [f"i{n:02}" for n in range(24)]
+    try:
+        for instance_id in ids:
+            start(first, instance_id)
+        rounds = 4
+        for round_ in range(rounds):
+            futures = []
+            for store, order in ((first, ids), (second, ids[::-1])):
+                for instance_id in order:
+                    event = EventRaised(timestamp=T0, name=f"{store is first}-{round_}")
+                    futures.append(store.enqueue(AppendMessage(instance_id, event, T0)))
+            gate = threading.Barrier(2)
+
+            def flush(store: Store, gate: threading.Barrier) -> None:
+                gate.wait()
+                store.flush()
+
+            threads = [
+                threading.Thread(target=flush, args=(store, gate)) for store in (first, second)
+            ]
+            for thread in threads:
+                thread.start()
+            for thread in threads:
+                thread.join(timeout=60)
+            assert {future.result(timeout=0) for future in futures} == {AppendResult.APPENDED}
+        assert first.write_conflicts + second.write_conflicts == 0
+        inbox = claim(first)
+        assert {turn.instance.instance_id: len(turn.messages) for turn in inbox} == dict.fromkeys(
+            ids, 2 * rounds
+        )
+    finally:
+        first.close()
+        second.close()

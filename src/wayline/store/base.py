@@ -55,6 +55,12 @@ class Store(Protocol):
     def write_transactions(self) -> int:
         """How many write transactions this store object has committed (a statistic)."""
 
+    @property
+    def write_conflicts(self) -> int:
+        """How many times a write transaction of this store object met a transient
+        conflict with another writer (a deadlock or serialization failure) and was
+        applied again (a statistic)."""
+
     def create_instance(self, new: NewInstance, *, now: datetime) -> None:
         """Create an instance (PENDING) with ``ExecutionStarted`` in its inbox.
 

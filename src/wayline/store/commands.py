@@ -184,3 +184,23 @@ WriteCommand = (
     | TurnCommit
     | ProbeWrite
 )
+
+
+def lock_key(command: WriteCommand) -> str | None:
+    """The instance whose row ``command`` locks first, or None for a command that
+    locks no one instance first (claims, node records, sweeps)."""
+    match command:
+        case CreateInstance(new=new) | StartRerun(instance=new):
+            return new.instance_id
+        case CompleteTask(task=task):
+            return task.instance_id
+        case (
+            AppendMessage(instance_id=key)
+            | ReleaseTurn(instance_id=key)
+            | ExtendTurnLease(instance_id=key)
+            | PurgeInstance(instance_id=key)
+            | TurnCommit(instance_id=key)
+        ):
+            return key
+        case _:
+            return None

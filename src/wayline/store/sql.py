@@ -264,6 +264,11 @@ class SqlStore:
         """How many write transactions this store object has committed."""
         return self._write_transactions
 
+    @property
+    def write_conflicts(self) -> int:
+        """How many write transactions met a transient conflict and were applied again."""
+        return self._writer.conflicts
+
     def _count_write(self, transactions: int = 1) -> None:
         with self._count_lock:
             self._write_transactions += transactions

@@ -10,6 +10,14 @@ committed: an answered request is durable.
 A caller that finds the queue being applied by another thread waits for that
 group, which carries its command too (flat combining): no thread hand-off when
 the writer is free, and group commit when it is not.
+
+Where groups run concurrently (PostgreSQL, several nodes), two groups that lock
+the same instance rows in opposite orders deadlock. So a group is applied in
+instance-id order (``lock_key``), keeping the order of commands on one instance
+and never moving a command across one that locks no instance first (a claim):
+groups then take their first locks in one global order. A group that still
+conflicts (a turn also locks the instance it sends to) is applied again after an
+exponentially growing random pause, and at last one command per transaction.
 """
 
 from __future__ import annotations
@@ -25,13 +33,17 @@ from contextlib import AbstractContextManager
 from typing import Any
 
 from wayline.errors import StoreError
-from wayline.store.commands import WriteCommand
+from wayline.store.commands import WriteCommand, lock_key
 from wayline.store.rows import Cursor
 
 #: The most commands one group commit applies.
 MAX_GROUP = 512
-#: Attempts at a command (or group) that hit a transient conflict with another writer.
-RETRIES = 5
+#: Attempts at a group (then at each of its commands alone) that hit a transient
+#: conflict with another writer.
+RETRIES = 6
+#: The first pause before applying a conflicted group again; it doubles each attempt
+#: (with jitter, so two victims of one deadlock do not collide again in step).
+RETRY_PAUSE = 0.004
 
 _Queued = tuple[WriteCommand, "Future[Any]"]
 
@@ -51,7 +63,7 @@ class GroupWriter:
         concurrent: groups may be applied by several threads at once, each in its own
             transaction on its own connection (a server database, where one group's
             round trips and commit would otherwise hold up the next); else one at a
-            time under ``lock``.
+            time under ``lock``. Concurrent groups are applied in lock order.
     """
 
     def __init__(
@@ -70,6 +82,8 @@ class GroupWriter:
         self._retryable = retryable or (lambda exc: False)
         self._lock = lock or threading.RLock()
         self._exclusive = self._lock if not concurrent else contextlib.nullcontext()
+        self._in_lock_order = concurrent
+        self.conflicts = 0  # transient conflicts met (a statistic)
         self._committed = committed
         self._name = name
         self._queue: queue.SimpleQueue[_Queued | None] = queue.SimpleQueue()
@@ -149,28 +163,53 @@ class GroupWriter:
             for _, future in batch:
                 future.set_exception(StoreError("the store is closed"))
             return
-        for attempt in range(1, RETRIES + 1):
-            try:
-                outcomes = self._apply_once(batch)
-                break
-            except BaseException as exc:
-                if isinstance(exc, Exception) and self._retryable(exc) and attempt < RETRIES:
-                    time.sleep(random.uniform(0.001, 0.01) * attempt)
-                    continue
-                # Nothing of the group is durable: every caller hears of the failure.
-                for _, future in batch:
-                    if not future.done():
-                        future.set_exception(exc)
-                if not isinstance(exc, Exception):
-                    raise
-                return
+        if self._in_lock_order:
+            batch = in_lock_order(batch)
+        try:
+            outcomes = self._apply_with_retries(batch)
+        except _StillConflicting:
+            # Two groups kept deadlocking: one command per transaction is slower but
+            # holds one instance's locks at a time.
+            outcomes = []
+            for queued in batch:
+                try:
+                    outcomes += self._apply_with_retries([queued])
+                except _StillConflicting as conflict:
+                    outcomes.append((queued[1], False, conflict.error))
+                except Exception as exc:
+                    outcomes.append((queued[1], False, exc))
+        except BaseException as exc:
+            # Nothing of the group is durable: every caller hears of the failure.
+            for _, future in batch:
+                if not future.done():
+                    future.set_exception(exc)
+            if not isinstance(exc, Exception):
+                raise
+            return
         if self._committed is not None:
             self._committed()
         for future, ok, value in outcomes:
+            if future.done():
+                continue
             if ok:
                 future.set_result(value)
             else:
                 future.set_exception(value)
+
+    def _apply_with_retries(self, batch: list[_Queued]) -> list[tuple[Future[Any], bool, Any]]:
+        """``_apply_once``, again after a transient conflict (``_StillConflicting``
+        when every attempt conflicted)."""
+        for attempt in range(RETRIES):
+            try:
+                return self._apply_once(batch)
+            except Exception as exc:
+                if not self._retryable(exc):
+                    raise
+                self.conflicts += 1
+                if attempt == RETRIES - 1:
+                    raise _StillConflicting(exc) from exc
+                time.sleep(RETRY_PAUSE * 2**attempt * random.uniform(0.5, 1.5))
+        raise AssertionError("unreachable")
 
     def _apply_once(self, batch: list[_Queued]) -> list[tuple[Future[Any], bool, Any]]:
         """Apply the batch, each command's own error being its outcome.
@@ -210,3 +249,29 @@ class _CommandFailed(Exception):
         super().__init__(index, error)
         self.index = index
         self.error = error
+
+
+class _StillConflicting(Exception):
+    """Every attempt at a group met a transient conflict."""
+
+    def __init__(self, error: Exception) -> None:
+        super().__init__(error)
+        self.error = error
+
+
+def in_lock_order(batch: list[_Queued]) -> list[_Queued]:
+    """``batch`` with each run of instance commands sorted by instance id (stable:
+    one instance's commands keep their order); a command without a lock key stays
+    where it is, between the runs before and after it."""
+    ordered: list[_Queued] = []
+    run: list[tuple[str, _Queued]] = []
+    for queued in batch:
+        key = lock_key(queued[0])
+        if key is None:
+            ordered += [item for _, item in sorted(run, key=lambda keyed: keyed[0])]
+            run = []
+            ordered.append(queued)
+        else:
+            run.append((key, queued))
+    ordered += [item for _, item in sorted(run, key=lambda keyed: keyed[0])]
+    return ordered
