@@ -13,6 +13,7 @@ import json
 import threading
 import time
 from collections.abc import Callable, Collection, Iterator
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from pathlib import Path
@@ -41,6 +42,14 @@ from wayline.core.ids import (
 from wayline.core.registry import name_of
 from wayline.engine.clock import Clock, SystemClock
 from wayline.engine.feed import CommitFeed
+from wayline.engine.observer import (
+    ADD_EVENT,
+    CREATE_WORKFLOW,
+    GET_WORKFLOW,
+    PURGE_WORKFLOW,
+    Observer,
+    guarded,
+)
 from wayline.engine.rerun import RerunRequest, plan_rerun
 from wayline.errors import (
     EventNameMissingError,
@@ -257,6 +266,7 @@ class _RunningRuntime:
     on_change: Callable[[], None]
     feed: CommitFeed
     app_id: str
+    observer: Observer | None = None
 
 
 # The workflow runtimes running in this process, so that a client made without a
@@ -273,10 +283,11 @@ def register_running_runtime(
     on_change: Callable[[], None],
     feed: CommitFeed,
     app_id: str,
+    observer: Observer | None = None,
 ) -> None:
     """Called by ``WorkflowRuntime`` when it starts (``unregister_...`` when it stops)."""
     with _running_lock:
-        _running_runtimes[key] = _RunningRuntime(store, clock, on_change, feed, app_id)
+        _running_runtimes[key] = _RunningRuntime(store, clock, on_change, feed, app_id, observer)
 
 
 def unregister_running_runtime(key: int) -> None:
@@ -330,12 +341,14 @@ class WorkflowClient:
         app_id: str | None = None,
         _on_change: Callable[[], None] | None = None,
         _feed: CommitFeed | None = None,
+        _observer: Observer | None = None,
     ) -> None:
         del host, port, logger_options  # DaprWorkflowClient's sidecar address: no sidecar here
         running = _the_running_runtime(app_id) if store is None else None
         if running is not None:
             store, clock, app_id = running.store, clock or running.clock, running.app_id
             _on_change, _feed = _on_change or running.on_change, _feed or running.feed
+            _observer = _observer or running.observer
         self._app_id = validate_app_id(DEFAULT_APP_ID if app_id is None else app_id)
         self._owns_store = not (store is not None and not isinstance(store, str | Path))
         self._store = open_store(store)
@@ -343,6 +356,7 @@ class WorkflowClient:
         self._max_payload_bytes = max_payload_bytes
         self._on_change = _on_change
         self._feed = _feed
+        self._observer = guarded(_observer) if _observer is not None else None
 
     @property
     def store(self) -> Store:
@@ -372,6 +386,12 @@ class WorkflowClient:
                 )
         return encoded
 
+    def _observed(self, operation: str, instance_id: str | None) -> AbstractContextManager[None]:
+        """Reports ``operation`` (timed, and whether it raised) to the observer, if any."""
+        if self._observer is None:
+            return contextlib.nullcontext()
+        return _observing(self._observer, operation, instance_id)
+
     def check_store(self) -> None:
         """Raise ``StoreUnavailableError`` unless the store can be written right now
         (a write that changes nothing is committed): what readiness reports."""
@@ -388,11 +408,12 @@ class WorkflowClient:
         return record
 
     def _append(self, instance_id: str, event: HistoryEvent) -> AppendResult:
-        result = self._store.append_message(
-            require_instance_id(instance_id), event, now=self._clock.now()
-        )
-        if result == AppendResult.NOT_FOUND:
-            raise InstanceNotFoundError(instance_id)
+        with self._observed(ADD_EVENT, instance_id):
+            result = self._store.append_message(
+                require_instance_id(instance_id), event, now=self._clock.now()
+            )
+            if result == AppendResult.NOT_FOUND:
+                raise InstanceNotFoundError(instance_id)
         if result == AppendResult.APPENDED:
             self._changed()
         return result
@@ -413,6 +434,16 @@ class WorkflowClient:
         instance replaces it, while an active one raises ``InstanceAlreadyExistsError``.
         ``start_at`` schedules the first step for later (the instance is PENDING until then).
         """
+        with self._observed(CREATE_WORKFLOW, instance_id):
+            return self._start(workflow, input, instance_id, start_at)
+
+    def _start(
+        self,
+        workflow: Callable[..., Any] | str,
+        input: Any,
+        instance_id: str | None,
+        start_at: datetime | None,
+    ) -> str:
         if isinstance(workflow, str) and not workflow:
             raise WorkflowNameMissingError("a workflow name is required to start a workflow")
         name = name_of(workflow)
@@ -431,7 +462,8 @@ class WorkflowClient:
 
     def get_workflow(self, instance_id: str) -> WorkflowState:
         """The instance's current state; raises ``InstanceNotFoundError`` if unknown."""
-        return WorkflowState.from_record(self._record(instance_id))
+        with self._observed(GET_WORKFLOW, instance_id):
+            return WorkflowState.from_record(self._record(instance_id))
 
     def terminate_workflow(
         self, instance_id: str, *, output: Any = None, recursive: bool = True
@@ -525,9 +557,10 @@ class WorkflowClient:
         for it is not told (terminate it first where that matters). Afterwards the
         id is unknown.
         """
-        return self._store.purge_instance(
-            require_instance_id(instance_id), recursive=recursive, force=force
-        )
+        with self._observed(PURGE_WORKFLOW, instance_id):
+            return self._store.purge_instance(
+                require_instance_id(instance_id), recursive=recursive, force=force
+            )
 
     # ----- waiting --------------------------------------------------------------------------
 
@@ -828,6 +861,17 @@ class WorkflowClient:
     def raise_workflow_event(self, instance_id: str, event_name: str, *, data: Any = None) -> None:
         """``DaprWorkflowClient.raise_workflow_event``: same as :meth:`raise_event`."""
         self.raise_event(instance_id, event_name, data)
+
+
+@contextlib.contextmanager
+def _observing(observer: Observer, operation: str, instance_id: str | None) -> Iterator[None]:
+    started = time.perf_counter()
+    ok = False
+    try:
+        yield
+        ok = True
+    finally:
+        observer.operation(operation, instance_id, ok=ok, seconds=time.perf_counter() - started)
 
 
 class AsyncWorkflowClient:

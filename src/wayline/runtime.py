@@ -24,6 +24,7 @@ from wayline.core.registry import Registry
 from wayline.engine.clock import Clock
 from wayline.engine.engine import Engine
 from wayline.engine.feed import CommitFeed
+from wayline.engine.observer import Observer
 from wayline.engine.settings import EngineSettings
 from wayline.store import Store, open_store
 
@@ -44,6 +45,8 @@ class WorkflowRuntime:
         app_id: the app this runtime is a node of (multi-app workflows: runtimes of
             other apps on the same store run the activities and child workflows
             called with their ``app_id``); a shortcut into ``settings``.
+        observer: hears what the engine and this runtime's clients do (the metrics
+            and tracing adapters of ``wayline.observability`` are observers).
         host, port, logger_options, interceptors, ...: accepted (``host`` and
             ``port`` positionally too, as ``WorkflowRuntime("localhost", "50001")``) for
             source compatibility with ``dapr-ext-workflow`` and ignored: no sidecar.
@@ -60,6 +63,7 @@ class WorkflowRuntime:
         max_concurrent_activities: int | None = None,
         max_concurrent_turns: int | None = None,
         app_id: str | None = None,
+        observer: Observer | None = None,
         **dapr_compat: Any,
     ) -> None:
         del host, port, dapr_compat
@@ -75,6 +79,7 @@ class WorkflowRuntime:
             overrides["app_id"] = app_id
         self._settings = EngineSettings(**{**base.__dict__, **overrides})
         self._clock = clock
+        self.observer = observer
         self.registry = Registry()
         self._feed = CommitFeed()
         self._engine: Engine | None = None
@@ -181,6 +186,7 @@ class WorkflowRuntime:
             app_id=self._settings.app_id,
             _on_change=self._notify,
             _feed=self._feed,
+            _observer=self.observer,
         )
 
     def async_client(self) -> AsyncWorkflowClient:
@@ -206,13 +212,20 @@ class WorkflowRuntime:
             settings=self._settings,
             clock=self._clock,
             on_commit=self._feed.publish,
+            observer=self.observer,
         )
         self._ready.clear()
         self._thread = threading.Thread(target=self._run, name="wayline-engine", daemon=True)
         self._thread.start()
         self._ready.wait()
         register_running_runtime(
-            id(self), store, self._clock, self._notify, self._feed, self._settings.app_id
+            id(self),
+            store,
+            self._clock,
+            self._notify,
+            self._feed,
+            self._settings.app_id,
+            self.observer,
         )
 
     def _run(self) -> None:

@@ -20,7 +20,6 @@ from wayline.core.events import TaskCompleted, TaskFailed
 from wayline.core.executor import failure_from_exception
 from wayline.core.propagation import Propagated
 from wayline.core.registry import call_with_input
-from wayline.engine import logs
 from wayline.errors import SerializationError
 from wayline.store.types import ClaimedTask, TaskResult
 
@@ -79,18 +78,14 @@ class ActivityRunner:
                 self._check_size(task, result.result)
             except SerializationError as exc:
                 return self._failed(task, exc)
-        else:
-            logs.activity_failed(task, result.failure)
         return result
 
     def _failed(self, task: ClaimedTask, exc: Exception) -> TaskFailed:
-        failure = failure_from_exception(exc)
-        logs.activity_failed(task, failure)
         return TaskFailed(
             timestamp=self._now(),
             task_scheduled_id=task.task_id,
             task_execution_id=task.task_execution_id,
-            failure=failure,
+            failure=failure_from_exception(exc),
             router=task.router,
         )
 

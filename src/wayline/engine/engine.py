@@ -24,6 +24,7 @@ import dataclasses
 import functools
 import itertools
 import logging
+import time
 from collections.abc import AsyncIterator, Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import datetime
@@ -35,12 +36,14 @@ from wayline.core.executor import TurnResult, WorkflowExecutor, failure_from_exc
 from wayline.core.propagation import Propagated
 from wayline.core.registry import Registry
 from wayline.core.versioning import patch_mismatch, recorded_patches
-from wayline.engine import logs, propagation
+from wayline.engine import propagation
 from wayline.engine.activities import ActivityRunner
 from wayline.engine.cache import CachedInstance, InstanceCache
 from wayline.engine.clock import Clock, SystemClock
 from wayline.engine.handoff import Handoff
+from wayline.engine.logs import LogObserver
 from wayline.engine.nodes import NODE_TTL, NodeDirectory
+from wayline.engine.observer import Observer, Observers
 from wayline.engine.remote import WorkerHub, WorkerLostError
 from wayline.engine.settings import EngineSettings, default_node_id
 from wayline.engine.turns import (
@@ -95,6 +98,7 @@ class Engine:
 
     With a ``WorkerHub``, work whose name the registry lacks goes to the remote
     workers connected to it (Dapr SDK apps), and is claimed only while one is.
+    ``observer`` hears what happens (metrics, traces), besides the engine's logs.
     """
 
     def __init__(
@@ -107,6 +111,7 @@ class Engine:
         wrap_context: Callable[[Any], Any] | None = None,
         on_commit: Callable[[str, WorkflowStatus], None] | None = None,
         remote: WorkerHub | None = None,
+        observer: Observer | None = None,
     ) -> None:
         self.store = store
         self.remote = remote
@@ -116,6 +121,9 @@ class Engine:
         self.node_id = self.settings.node_id or default_node_id()
         self._wrap_context = wrap_context
         self._on_commit = on_commit
+        self._observer: Observer = (
+            LogObserver() if observer is None else Observers((LogObserver(), observer))
+        )
         self._cache = InstanceCache(self.settings.cache_size)
         self._loop: asyncio.AbstractEventLoop | None = None
         self._turns_wanted: Wanted | None = None
@@ -500,24 +508,27 @@ class Engine:
         instance = claimed.instance
         iid = instance.instance_id
         async with self._exclusive(iid):
+            started = time.perf_counter()
             try:
                 planned = await self._plan_claimed(claimed)
                 if planned is None:
                     await self._write(ReleaseTurn(iid, claimed.lease_token))
                     return
                 commit, entry = planned
-                await self._commit(instance, commit, entry)
+                await self._commit(instance, commit, entry, started)
             except LeaseLostError as exc:
-                logs.turn_lease_lost(iid, str(exc))
+                self._observer.lease_lost(iid, str(exc))
             except WorkerLostError as exc:
                 # Back to the store: claimed again, and sent again, once a worker is here.
                 log.info("turn of %r goes back to the queue: %s", iid, exc)
+                self._observer.turn_failed(iid, instance.name, exc)
                 with contextlib.suppress(Exception):
                     await self._write(ReleaseTurn(iid, claimed.lease_token))
                 self._want_turns()
-            except Exception:
+            except Exception as exc:
                 self._cache.evict(iid)
                 log.exception("turn of workflow instance %r failed; it will be retried", iid)
+                self._observer.turn_failed(iid, instance.name, exc)
                 with contextlib.suppress(Exception):
                     await self._write(ReleaseTurn(iid, claimed.lease_token))
 
@@ -558,15 +569,21 @@ class Engine:
         return commit, entry
 
     async def _commit(
-        self, instance: InstanceRecord, commit: TurnCommit, entry: CachedInstance | None
+        self,
+        instance: InstanceRecord,
+        commit: TurnCommit,
+        entry: CachedInstance | None,
+        started: float,
     ) -> None:
-        """Commit a turn; then run the tasks it leased to us and wake what it queued."""
+        """Commit a turn (begun at ``started``, a ``perf_counter`` time); then run the
+        tasks it leased to us and wake what it queued."""
         if commit.status.is_terminal:
             expires_at = self.settings.retention.expiry(commit.status, commit.now)
             if expires_at is not None:
                 commit = dataclasses.replace(commit, expires_at=expires_at)
         leased = sum(task.leased for task in commit.tasks) if commit.task_lease else 0
         self._reserved_tasks += leased
+        committing = time.perf_counter()
         try:
             outcome: CommitOutcome = await self._write(commit)
         except BaseException:
@@ -574,8 +591,15 @@ class Engine:
             raise
         finally:
             self._reserved_tasks -= leased
+        committed = time.perf_counter()
         self._remember(instance, commit, outcome, entry)
-        logs.turn_committed(instance, commit)
+        self._observer.turn_committed(
+            instance,
+            commit,
+            outcome,
+            seconds=committed - started,
+            commit_seconds=committed - committing,
+        )
         for task in outcome.leased_tasks:
             self._start_task(task)
         if leased < len(commit.tasks):
@@ -787,7 +811,7 @@ class Engine:
             except Exception:  # a failed renewal is retried; fencing holds
                 continue
             if not kept:
-                logs.turn_lease_lost(
+                self._observer.lease_lost(
                     instance_id,
                     f"the lease on workflow instance '{instance_id}' was taken over by "
                     "another node while a remote worker ran its turn; that node redoes it",
@@ -860,6 +884,7 @@ class Engine:
             await self._to_inbox(batch)
             return
         instance = entry.record
+        started = time.perf_counter()
         now = self.clock.now()
         turn = results_turn([result for _, result in batch], now)
         try:
@@ -874,7 +899,7 @@ class Engine:
                 expected_version=instance.version,
                 completed_tasks=tuple(task.key for task, _ in batch),
             )
-            await self._commit(instance, commit, entry)
+            await self._commit(instance, commit, entry, started)
         except Exception as exc:
             self._cache.evict(iid)
             if not isinstance(exc, InstanceChangedError | WorkerLostError):
@@ -888,7 +913,7 @@ class Engine:
         outcomes = await asyncio.gather(*futures, return_exceptions=True)
         for (task, _), outcome in zip(batch, outcomes, strict=True):
             if outcome is False:
-                logs.result_discarded(task)
+                self._observer.result_discarded(task)
             elif isinstance(outcome, BaseException):
                 log.error(
                     "recording the result of activity %r failed (%s); it will re-run",
@@ -909,6 +934,8 @@ class Engine:
         self._running_tasks[task.key] = asyncio.create_task(self._run_task(task))
 
     async def _run_task(self, task: ClaimedTask) -> None:
+        self._observer.activity_started(task)
+        started = time.perf_counter()
         try:
             try:
                 propagated = (
@@ -924,10 +951,12 @@ class Engine:
                     result = self._activities.check_remote(task, remote_result)
             except WorkerLostError as exc:
                 log.info("activity %r goes back to the queue: %s", task.name, exc)
+                self._observer.activity_requeued(task, str(exc))
                 with contextlib.suppress(Exception):
                     await self._write(ReleaseTasks((task.key,), self.node_id))
                 self._want_tasks()
                 return
+            self._observer.activity_finished(task, result, seconds=time.perf_counter() - started)
             self._deliver(task, result)
         finally:
             self._running_tasks.pop(task.key, None)
