@@ -31,6 +31,7 @@ if TYPE_CHECKING:
         WorkflowState,
     )
     from wayline.core.activity import WorkflowActivityContext
+    from wayline.core.asyncloop import NonDeterministicAwaitError
     from wayline.core.context import WorkflowContext
     from wayline.core.events import FailureDetails, WorkflowStatus
     from wayline.core.propagation import (
@@ -76,6 +77,7 @@ _LAZY: dict[str, tuple[str, str]] = {
     "PropagationScope": ("wayline.core.propagation", "PropagationScope"),
     "RetryPolicy": ("wayline.core.retry", "RetryPolicy"),
     "NonDeterminismError": ("wayline.core.task", "NonDeterminismError"),
+    "NonDeterministicAwaitError": ("wayline.core.asyncloop", "NonDeterministicAwaitError"),
     "NonRetryableError": ("wayline.core.task", "NonRetryableError"),
     "Task": ("wayline.core.task", "Task"),
     "TaskFailedError": ("wayline.core.task", "TaskFailedError"),
@@ -126,6 +128,7 @@ __all__ = [
     "FailureDetails",
     "ManualClock",
     "NonDeterminismError",
+    "NonDeterministicAwaitError",
     "NonRetryableError",
     "PropagatedHistory",
     "PropagationNotFoundError",

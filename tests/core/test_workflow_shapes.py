@@ -100,13 +100,13 @@ def test_exception_before_the_first_yield_fails_the_workflow() -> None:
     assert details.non_retriable is False
 
 
-def test_async_def_workflow_fails_with_a_clear_error() -> None:
+def test_an_async_generator_workflow_fails_with_a_clear_error() -> None:
     async def wf(ctx: WorkflowContext, _: Any) -> Any:
-        return 1
+        yield 1
 
     details = failure_of(Scenario(wf).start())
     assert details.error_type == "TypeError"
-    assert "async def workflows are not supported" in details.message
+    assert "async generator" in details.message
 
 
 def test_exception_in_a_generator_fails_the_workflow() -> None:

@@ -9,6 +9,7 @@ actions. Pure: no clock, no I/O, no threads.
 
 from __future__ import annotations
 
+import asyncio
 import inspect
 import traceback
 from collections.abc import Callable, Generator, Sequence
@@ -24,6 +25,7 @@ from wayline.core.actions import (
     ScheduleTask,
     SendEvent,
 )
+from wayline.core.asyncloop import WorkflowEventLoop
 from wayline.core.context import WorkflowContext
 from wayline.core.events import (
     ChildWorkflowCompleted,
@@ -136,6 +138,9 @@ class WorkflowExecutor:
         self._ctx = WorkflowContext(instance_id, propagated)
         self._user_ctx = wrap_context(self._ctx) if wrap_context else self._ctx
         self._generator: Generator[Any, Any, Any] | None = None
+        # An async def workflow: its loop and its coroutine's task.
+        self._loop: WorkflowEventLoop | None = None
+        self._main: asyncio.Task[Any] | None = None
         self._awaiting: Task[Any] | None = None
         self._started = False
 
@@ -290,11 +295,17 @@ class WorkflowExecutor:
             self._fail(exc)
             return
         if inspect.iscoroutine(result):
-            result.close()
+            ctx = self._ctx
+            # Its I/O methods are set on the class to refuse: mypy cannot see them.
+            self._loop = WorkflowEventLoop(  # type: ignore[abstract]
+                lambda: ctx.current_utc_datetime, lambda when: ctx.create_timer(when)
+            )
+            self._main = self._loop.create_task(result, name=f"workflow {self._name}")
+        elif inspect.isasyncgen(result):
             self._fail(
                 TypeError(
-                    "async def workflows are not supported: write the workflow as a generator "
-                    "that yields ctx tasks; activities may be async def"
+                    "the workflow is an async generator (async def with yield): write it as "
+                    "async def that awaits ctx tasks, or as a generator that yields them"
                 )
             )
         elif isinstance(result, Generator):
@@ -304,6 +315,9 @@ class WorkflowExecutor:
 
     def _resume(self) -> None:
         """Run the generator until it waits on an unfinished task or ends."""
+        if self._loop is not None:
+            self._resume_coroutine(self._loop)
+            return
         gen = self._generator
         ctx = self._ctx
         while gen is not None and ctx._completion is None:
@@ -337,6 +351,37 @@ class WorkflowExecutor:
                 )
                 return
             self._awaiting = yielded
+
+    def _resume_coroutine(self, loop: WorkflowEventLoop) -> None:
+        """Run an ``async def`` workflow's loop until it waits; end the workflow if its
+        coroutine returned or raised."""
+        ctx = self._ctx
+        if ctx._completion is not None:
+            return
+        loop.run_until_idle()
+        main = self._main
+        assert main is not None
+        if ctx._completion is not None or not main.done():
+            return  # continued as new, or waiting
+        if main.cancelled():
+            self._fail(asyncio.CancelledError("the workflow's own task was cancelled"))
+            return
+        error = main.exception()
+        if error is not None:
+            self._fail(error)
+            return
+        running = loop.pending_tasks()
+        if running:
+            names = ", ".join(repr(task.get_name()) for task in running)
+            self._fail(
+                RuntimeError(
+                    f"the workflow returned while {len(running)} task(s) it started were "
+                    f"still running ({names}): await every task it creates (or cancel it "
+                    "and await it) before returning"
+                )
+            )
+            return
+        self._finish(main.result())
 
     def _finish(self, value: Any) -> None:
         try:

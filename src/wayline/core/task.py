@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+import asyncio
+from collections.abc import Callable, Generator, Sequence
 from typing import Any, Generic, TypeVar
 
 from wayline.core.events import FailureDetails
@@ -61,6 +62,20 @@ class Task(Generic[T]):
     def get_exception(self) -> BaseException | None:
         return self._exception
 
+    def __await__(self) -> Generator[Any, None, T]:
+        """``await task`` in an ``async def`` workflow (``yield task`` in a generator one)."""
+        loop = asyncio.events._get_running_loop()
+        if not getattr(loop, "is_workflow_loop", False):
+            raise RuntimeError(
+                "workflow tasks (ctx.call_activity, ctx.create_timer, ...) can only be "
+                "awaited inside an async def workflow that the engine runs"
+            )
+        assert loop is not None
+        waiter: asyncio.Future[Any] = loop.create_future()
+        self._on_done(lambda task: _settle_future(task, waiter))
+        result: T = yield from waiter
+        return result
+
     def _on_done(self, listener: Callable[[Task[Any]], None]) -> None:
         if self._complete:
             listener(self)
@@ -76,6 +91,16 @@ class Task(Generic[T]):
         listeners, self._listeners = self._listeners, []
         for listener in listeners:
             listener(self)
+
+
+def _settle_future(task: Task[Any], waiter: asyncio.Future[Any]) -> None:
+    if waiter.cancelled():  # the awaiting coroutine was cancelled meanwhile
+        return
+    exception = task.get_exception()
+    if exception is not None:
+        waiter.set_exception(exception)
+    else:
+        waiter.set_result(task._result)
 
 
 class CompletableTask(Task[T]):
