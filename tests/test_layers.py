@@ -135,6 +135,7 @@ def test_core_uses_only_the_standard_library() -> None:
         "contextlib",
         "dataclasses",
         "datetime",
+        "decimal",
         "enum",
         "functools",
         "inspect",

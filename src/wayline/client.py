@@ -17,9 +17,9 @@ from contextlib import AbstractContextManager
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
-from wayline.core import serde
+from wayline.core import serde, typed
 from wayline.core.codec import event_to_dict
 from wayline.core.context import as_utc
 from wayline.core.events import (
@@ -72,6 +72,8 @@ from wayline.store.types import (
 )
 
 DEFAULT_MAX_PAYLOAD_BYTES = serde.MAX_PAYLOAD_BYTES
+
+T = TypeVar("T")
 
 # What the API layers (HTTP, gRPC, dashboard) use of the kernel, through the client:
 # the payload rules, statuses, and events as the JSON export shows them.
@@ -149,6 +151,19 @@ class WorkflowState:
     @property
     def custom_status(self) -> Any:
         return serde.loads_lenient(self.serialized_custom_status)
+
+    def input_as(self, type_: type[T]) -> T:
+        """The input decoded into ``type_`` (a dataclass, enum, pydantic model, ...);
+        ``PayloadTypeError`` if it does not fit."""
+        return typed.convert(self.input, type_, "input")  # type: ignore[no-any-return]
+
+    def output_as(self, type_: type[T]) -> T:
+        """The output decoded into ``type_``; ``PayloadTypeError`` if it does not fit."""
+        return typed.convert(self.output, type_, "output")  # type: ignore[no-any-return]
+
+    def custom_status_as(self, type_: type[T]) -> T:
+        """The custom status decoded into ``type_``."""
+        return typed.convert(self.custom_status, type_, "custom status")  # type: ignore[no-any-return]
 
     def raise_if_failed(self) -> None:
         """Raise ``WorkflowFailedError`` if the instance FAILED."""
@@ -448,11 +463,14 @@ class WorkflowClient:
             raise WorkflowNameMissingError("a workflow name is required to start a workflow")
         name = name_of(workflow)
         iid = given_or_new_instance_id(instance_id)
+        encoded = self._encode(input, "workflow input")
+        if not isinstance(workflow, str):
+            _check_fits(workflow, encoded)
         new = NewInstance(
             instance_id=iid,
             name=name,
             execution_id=new_execution_id(),
-            input=self._encode(input, "workflow input"),
+            input=encoded,
             start_at=_utc(start_at, "start_at"),
             app_id=self._app_id,
         )
@@ -861,6 +879,14 @@ class WorkflowClient:
     def raise_workflow_event(self, instance_id: str, event_name: str, *, data: Any = None) -> None:
         """``DaprWorkflowClient.raise_workflow_event``: same as :meth:`raise_event`."""
         self.raise_event(instance_id, event_name, data)
+
+
+def _check_fits(workflow: Callable[..., Any], encoded: str | None) -> None:
+    """Refuse (``PayloadTypeError``) an input the workflow's annotation would refuse at
+    its first turn, before anything is created."""
+    expected = typed.input_type(workflow)
+    if expected is not None:
+        typed.convert(serde.loads_lenient(encoded), expected, "workflow input")
 
 
 @contextlib.contextmanager

@@ -111,6 +111,12 @@ class SerializationError(WaylineError, TypeError):
     error_code = "ERR_MALFORMED_REQUEST"
 
 
+class PayloadTypeError(SerializationError):
+    """A payload does not fit the type its function annotates (``order: Order``); the
+    message names the field, the expected type and what came. Failing a task, it is
+    not retried: the same payload would not fit again."""
+
+
 class WorkflowNotRegisteredError(WaylineError, LookupError):
     """A workflow or activity name that nothing has registered."""
 

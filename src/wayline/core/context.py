@@ -26,6 +26,8 @@ from wayline.core.propagation import Propagated, PropagatedHistory, scope_name
 from wayline.core.registry import name_of
 from wayline.core.retry import RetryPolicy
 from wayline.core.task import CompletableTask, Task, TaskFailedError
+from wayline.core.typed import convert, return_type
+from wayline.errors import PayloadTypeError
 
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
@@ -159,7 +161,7 @@ class WorkflowContext:
                 id=self._next_id(), name=name, input=encoded, propagation=carried, app_id=app_id
             )
 
-        return self._start_step(make_action, retry_policy)
+        return self._start_step(make_action, retry_policy, return_type(activity))
 
     def call_child_workflow(
         self,
@@ -192,7 +194,7 @@ class WorkflowContext:
                 app_id=app_id,
             )
 
-        return self._start_step(make_action, retry_policy)
+        return self._start_step(make_action, retry_policy, return_type(workflow))
 
     def create_timer(self, fire_at: datetime | timedelta) -> Task[None]:
         """A durable timer: completes at ``fire_at`` (absolute, or relative to now)."""
@@ -236,7 +238,10 @@ class WorkflowContext:
         return self._sequence
 
     def _start_step(
-        self, make_action: Callable[[], Action], retry_policy: RetryPolicy | None
+        self,
+        make_action: Callable[[], Action],
+        retry_policy: RetryPolicy | None,
+        result_type: Any = None,
     ) -> Task[Any]:
         action = make_action()
         task: CompletableTask[Any]
@@ -249,6 +254,7 @@ class WorkflowContext:
                 else TimerOrigin.CHILD_WORKFLOW_RETRY
             )
             task = RetryableTask(retry_policy, make_action, origin)
+        task.result_type = result_type
         self._record(action, task)
         return task
 
@@ -333,8 +339,16 @@ class WorkflowContext:
 
     def _task_completed(self, task_id: int, result: str | None) -> None:
         task = self._pending_tasks.pop(task_id, None)
-        if task is not None:
-            task.complete(serde.loads_lenient(result))
+        if task is None:
+            return
+        value = serde.loads_lenient(result)
+        if task.result_type is not None:
+            try:
+                value = convert(value, task.result_type, f"the result of step #{task_id}")
+            except PayloadTypeError as error:
+                task.fail(error)
+                return
+        task.complete(value)
 
     def _carryover_events(self) -> tuple[EventRaised, ...]:
         if not self._save_events_on_continue:

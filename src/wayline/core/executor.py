@@ -49,6 +49,7 @@ from wayline.core.propagation import Propagated
 from wayline.core.registry import VersionedWorkflow, Workflow, call_with_input
 from wayline.core.task import NonDeterminismError, Task, TaskFailedError
 from wayline.core.versioning import Stall, patch_mismatch, version_not_available
+from wayline.errors import PayloadTypeError
 
 # Events recording an action, and the action class each must match on replay.
 _RECORDS: dict[type[HistoryEvent], type[Action]] = {
@@ -95,7 +96,8 @@ def failure_from_exception(exc: BaseException) -> FailureDetails:
         error_type=type(exc).__name__,
         stack_trace="".join(traceback.format_exception(exc)),
         # By name, so the NonRetryableError of dapr-ext-workflow counts too; subclasses count.
-        non_retriable=any(c.__name__ == "NonRetryableError" for c in type(exc).__mro__),
+        non_retriable=isinstance(exc, PayloadTypeError)
+        or any(c.__name__ == "NonRetryableError" for c in type(exc).__mro__),
     )
 
 

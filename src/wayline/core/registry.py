@@ -9,6 +9,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from wayline.core.typed import convert, input_type
+
 # The attribute dapr-ext-workflow uses for a function's registered name; reusing
 # it lets code decorated with either library resolve the same names.
 NAME_ATTRIBUTE = "_dapr_alternate_name"
@@ -54,9 +56,12 @@ def _accepts_input(fn: Callable[..., Any]) -> bool:
 
 
 def call_with_input(fn: Callable[..., Any], ctx: Any, value: Any) -> Any:
-    """Call ``fn(ctx, value)``, or ``fn(ctx)`` when it declares no input parameter."""
+    """Call ``fn(ctx, value)``, or ``fn(ctx)`` when it declares no input parameter;
+    ``value`` decoded into the input's annotated type (``PayloadTypeError`` if it
+    does not fit: see ``core.typed``)."""
     if accepts_input(fn):
-        return fn(ctx, value)
+        expected = input_type(fn)
+        return fn(ctx, value if expected is None else convert(value, expected))
     return fn(ctx)
 
 

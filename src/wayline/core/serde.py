@@ -7,8 +7,12 @@ payload" and is stored as SQL NULL, not as the text ``null``.
 from __future__ import annotations
 
 import dataclasses
+import datetime as dt
+import enum
 import json
 import math
+import uuid
+from decimal import Decimal
 from typing import Any
 
 from wayline.errors import SerializationError
@@ -20,12 +24,27 @@ MAX_PAYLOAD_BYTES = 4 * 1024 * 1024
 
 
 def _encode_extra(value: Any) -> Any:
+    """JSON for the types ``core.typed`` decodes back: dataclasses as objects, enums
+    as their values, dates and times as ISO 8601, UUIDs and Decimals as strings,
+    pydantic models as their JSON form."""
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        return dataclasses.asdict(value)
-    for method in ("model_dump", "to_dict"):  # pydantic models and similar
-        fn = getattr(value, method, None)
-        if callable(fn):
-            return fn()
+        # Shallow: json.dumps calls back here for the nested values that need it.
+        return {f.name: getattr(value, f.name) for f in dataclasses.fields(value)}
+    if isinstance(value, enum.Enum):
+        return value.value
+    if isinstance(value, dt.date | dt.time):
+        return value.isoformat()
+    if isinstance(value, uuid.UUID | Decimal):
+        return str(value)
+    model_dump = getattr(value, "model_dump", None)
+    if callable(model_dump):  # pydantic v2 (and lookalikes without JSON mode)
+        try:
+            return model_dump(mode="json")
+        except TypeError:
+            return model_dump()
+    to_dict = getattr(value, "to_dict", None)
+    if callable(to_dict):
+        return to_dict()
     if isinstance(value, set | frozenset):
         return sorted(value, key=repr)
     raise TypeError(f"{type(value).__name__} is not JSON serializable")

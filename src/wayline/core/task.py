@@ -104,7 +104,12 @@ def _settle_future(task: Task[Any], waiter: asyncio.Future[Any]) -> None:
 
 
 class CompletableTask(Task[T]):
-    """A task completed by a history event (activity, timer, child, external event)."""
+    """A task completed by a history event (activity, timer, child, external event).
+
+    ``result_type``: the type its result is decoded into (``core.typed``), if any.
+    """
+
+    result_type: Any = None
 
     def complete(self, result: Any) -> None:
         self._settle(result, None)
