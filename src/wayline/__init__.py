@@ -51,6 +51,7 @@ if TYPE_CHECKING:
     from wayline.engine.clock import ManualClock
     from wayline.engine.retention import RetentionPolicy
     from wayline.engine.settings import EngineSettings
+    from wayline.replay import Replayer, ReplayResult
     from wayline.runtime import WorkflowRuntime
 
     # dapr-ext-workflow spells these differently; the aliases let ported code run as is.
@@ -87,6 +88,8 @@ _LAZY: dict[str, tuple[str, str]] = {
     "RetentionPolicy": ("wayline.engine.retention", "RetentionPolicy"),
     "EngineSettings": ("wayline.engine.settings", "EngineSettings"),
     "WorkflowRuntime": ("wayline.runtime", "WorkflowRuntime"),
+    "Replayer": ("wayline.replay", "Replayer"),
+    "ReplayResult": ("wayline.replay", "ReplayResult"),
 }
 
 
@@ -133,6 +136,8 @@ __all__ = [
     "PropagatedHistory",
     "PropagationNotFoundError",
     "PropagationScope",
+    "ReplayResult",
+    "Replayer",
     "RetentionPolicy",
     "RetryPolicy",
     "Task",

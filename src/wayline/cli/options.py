@@ -428,6 +428,45 @@ def build_parser() -> argparse.ArgumentParser:
                 action="store_true",
                 help="also delete instances that have not finished (their work is dropped)",
             )
+    replay = sub.add_parser(
+        "replay",
+        help="check that recorded histories still replay on the current code (for CI)",
+        description="Replay recorded histories against the workflows of --app and report, "
+        "per instance, whether they still replay; exits 1 on any divergence. Histories "
+        "come from files (`wayline history ID -o json`, Dapr's GetInstanceHistory JSON) "
+        "or directories of them, and/or from a store (--store, with filters).",
+    )
+    replay.add_argument(
+        "--app",
+        action="append",
+        required=True,
+        metavar="MODULE",
+        help="file path or package.module[:attribute] with the WorkflowRuntime whose "
+        "workflows to check (repeatable)",
+    )
+    replay.add_argument(
+        "paths", nargs="*", metavar="HISTORY", help="history JSON files or directories"
+    )
+    replay.add_argument("--store", help="also replay instances of this store (URL or path)")
+    replay.add_argument("--name", help="with --store: only this workflow")
+    replay.add_argument(
+        "--status", action="append", help="with --store: only this status (repeatable)"
+    )
+    replay.add_argument("--created-from", help="with --store: created at or after (RFC 3339)")
+    replay.add_argument("--created-to", help="with --store: created before (RFC 3339)")
+    replay.add_argument(
+        "--limit",
+        type=_positive_int,
+        default=1000,
+        help="with --store: at most this many, newest first (default 1000)",
+    )
+    replay.add_argument(
+        "--sample",
+        type=_positive_int,
+        help="with --store: a random sample of this many of the matches instead",
+    )
+    replay.add_argument("--seed", type=int, help="with --sample: repeat the same sample")
+    replay.add_argument("--output", "-o", choices=["table", "json"], default="table")
     return parser
 
 

@@ -145,6 +145,9 @@ class WorkflowExecutor:
         self._main: asyncio.Task[Any] | None = None
         self._awaiting: Task[Any] | None = None
         self._started = False
+        #: The divergence that failed this execution, if one did (the replay checker
+        #: reports its parts).
+        self.nondeterminism: NonDeterminismError | None = None
 
     @property
     def context(self) -> WorkflowContext:
@@ -172,6 +175,7 @@ class WorkflowExecutor:
             for event in new_events:
                 self._apply(event)
         except NonDeterminismError as exc:
+            self.nondeterminism = exc
             ctx._is_replaying = False
             ctx._completion = None
             ctx._complete(WorkflowStatus.FAILED, None, failure_from_exception(exc))
@@ -222,7 +226,10 @@ class WorkflowExecutor:
                     f"step #{event.event_id}: the history has {_describe(event)}, but the "
                     "workflow code now finishes before it; the code changed since this "
                     "instance started (start a new instance, or register the changed code "
-                    "under a new workflow name)"
+                    "under a new workflow name)",
+                    step=event.event_id,
+                    recorded=_describe(event),
+                    current="the workflow finishes",
                 )
             if isinstance(event, EventRaised):
                 ctx._buffer_event(event.name, event.input)
@@ -269,7 +276,9 @@ class WorkflowExecutor:
                 f"step #{event.event_id}: the history has {_describe(event)}, but the "
                 "workflow code did not schedule anything with that sequence number; "
                 "the code changed since this instance started (start a new instance, "
-                "or register the changed code under a new workflow name)"
+                "or register the changed code under a new workflow name)",
+                step=event.event_id,
+                recorded=_describe(event),
             )
         same_name = getattr(pending, "name", None) == getattr(event, "name", None)
         if not isinstance(pending, action_type) or not same_name:
@@ -277,7 +286,10 @@ class WorkflowExecutor:
                 f"step #{event.event_id}: the history has {_describe(event)}, but the "
                 f"workflow code now does {_describe(pending)}; the code changed since this "
                 "instance started (start a new instance, or register the changed code "
-                "under a new workflow name)"
+                "under a new workflow name)",
+                step=event.event_id,
+                recorded=_describe(event),
+                current=_describe(pending),
             )
 
     def _start(self, event: ExecutionStarted) -> None:

@@ -27,7 +27,24 @@ class TaskFailedError(Exception):
 
 
 class NonDeterminismError(Exception):
-    """The workflow code no longer produces the steps recorded in its history."""
+    """The workflow code no longer produces the steps recorded in its history.
+
+    ``step`` is the history's sequence number where they part, ``recorded`` what the
+    history has there and ``current`` what the code does now (None: nothing).
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        step: int | None = None,
+        recorded: str | None = None,
+        current: str | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.step = step
+        self.recorded = recorded
+        self.current = current
 
 
 class NonRetryableError(Exception):

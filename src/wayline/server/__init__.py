@@ -15,6 +15,10 @@ from wayline.cli import build_parser, main_client
 def main(argv: Sequence[str] | None = None) -> int:
     """The ``wayline`` console script: ``serve`` runs the server, the rest are clients."""
     args = build_parser().parse_args(argv)
+    if args.command == "replay":
+        from wayline.server.replay_command import main_replay
+
+        return main_replay(args)
     if args.command != "serve":
         return main_client(args)
     from wayline.server.wiring import main_serve

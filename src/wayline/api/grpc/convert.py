@@ -323,14 +323,14 @@ _SCOPES = {
     PropagationScope.OWN_HISTORY.value: opb.HISTORY_PROPAGATION_SCOPE_OWN_HISTORY,
     PropagationScope.LINEAGE.value: opb.HISTORY_PROPAGATION_SCOPE_LINEAGE,
 }
-_SCOPE_NAMES = {int(number): name for name, number in _SCOPES.items()}
+SCOPE_NAMES = {int(number): name for name, number in _SCOPES.items()}
 
 
 def _scope(action: apb.ScheduleTaskAction | apb.CreateChildWorkflowAction) -> str | None:
     """A worker's ``historyPropagationScope`` (unset or NONE: None)."""
     if not action.HasField("historyPropagationScope"):
         return None
-    return _SCOPE_NAMES.get(int(action.historyPropagationScope))
+    return SCOPE_NAMES.get(int(action.historyPropagationScope))
 
 
 def propagated_history(propagated: Propagated) -> hpb.PropagatedHistory:
