@@ -46,6 +46,8 @@ ALLOWED: dict[str, set[str]] = {
     # The replay checker: the kernel over histories from a store (through the client),
     # from files, or from Dapr (read with the gRPC layer's converter).
     "replay": {"core", "store", "client", "runtime", "errors", "api"},
+    # The test kit: a runtime on a fresh store with a virtual clock.
+    "testing": {"core", "store", "engine", "client", "runtime", "errors", "testing"},
 }
 
 
@@ -119,6 +121,7 @@ THIRD_PARTY: dict[str, set[str]] = {
     "__main__": set(),
     "aio": set(),
     "replay": set(),
+    "testing": {"pytest"},  # only its pytest plugin module
 }
 
 

@@ -11,6 +11,7 @@ import asyncio
 import logging
 import threading
 from collections.abc import Callable
+from datetime import datetime
 from pathlib import Path
 from typing import Any, TypeVar, overload
 
@@ -246,6 +247,35 @@ class WorkflowRuntime:
             log.exception("the workflow engine stopped with an error")
         finally:
             self._ready.set()
+
+    def wait_idle(
+        self, timeout: float = 30.0, *, check: Callable[[], None] | None = None
+    ) -> datetime | None:
+        """Block until the engine is idle: nothing runs and nothing it can run is due at
+        the clock's time. Returns when work next comes due (None: nothing scheduled).
+        ``timeout`` (seconds of real time) bounds the wait: ``TimeoutError`` then.
+        See ``Engine.idle``; with a ``ManualClock`` it is a test's deterministic step.
+        ``check`` is called while waiting (every 50 ms) and may raise to stop the wait."""
+        engine = self._engine
+        if engine is None or engine._loop is None:
+            raise RuntimeError("the workflow runtime is not started")
+        future = asyncio.run_coroutine_threadsafe(engine.idle(), engine._loop)
+        waited = 0.0
+        try:
+            while True:
+                if check is not None:
+                    check()
+                try:
+                    return future.result(min(0.05, max(timeout - waited, 0.0)))
+                except TimeoutError:
+                    waited += 0.05
+                    if waited >= timeout:
+                        raise TimeoutError(
+                            f"the engine was still busy after {timeout} s (work due that no "
+                            "node here can run, or an activity that does not return?)"
+                        ) from None
+        finally:
+            future.cancel()
 
     def wait_for_worker_ready(self, timeout: float = 30.0) -> bool:
         """True once the engine is running (``dapr-ext-workflow`` compatibility)."""

@@ -25,7 +25,7 @@ SETTINGS = wayline.EngineSettings(
     turn_lease=timedelta(seconds=1),
     activity_lease=timedelta(seconds=2),
     poll_interval=timedelta(milliseconds=500),  # a fallback: NOTIFY wakes the nodes
-    verify_replay=True,
+    always_replay=True,
 )
 #: The node that stops itself (SIGSTOP) in the middle of a ``stall`` turn.
 STALLING_NODE = "victim"

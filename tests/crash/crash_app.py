@@ -18,7 +18,7 @@ SETTINGS = wayline.EngineSettings(
     turn_lease=timedelta(seconds=1),
     activity_lease=timedelta(seconds=2),
     poll_interval=timedelta(milliseconds=50),
-    verify_replay=True,
+    always_replay=True,
 )
 
 

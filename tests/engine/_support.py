@@ -15,7 +15,7 @@ WAIT = 10.0
 def settings(**overrides: Any) -> wayline.EngineSettings:
     """Engine settings for tests: every cached turn is also replayed and compared."""
     values: dict[str, Any] = {
-        "verify_replay": True,
+        "always_replay": True,
         "poll_interval": timedelta(milliseconds=50),
     }
     values.update(overrides)

@@ -5,7 +5,7 @@ then every test runs on the PostgreSQL database named by ``WAYLINE_TEST_POSTGRES
 emptied before each test (do not share it, do not run in parallel). A PostgreSQL
 that does not answer skips the test, except under ``CI=true`` where it fails.
 
-Every runtime made here uses ``EngineSettings(verify_replay=True)``: each turn run on a
+Every runtime made here uses ``EngineSettings(always_replay=True)``: each turn run on a
 cached executor is also replayed from the stored history and compared. A disagreement
 (or any other error the engine logs) fails the test at teardown.
 """

@@ -1,6 +1,6 @@
 """``async def`` workflows on a real runtime and store: activities (plain and
 ``async def``), durable sleeps, timeouts, external events, child workflows; every
-turn also replayed from the stored history (``verify_replay`` is on in these tests)."""
+turn also replayed from the stored history (``always_replay`` is on in these tests)."""
 
 from __future__ import annotations
 

@@ -154,5 +154,5 @@ def test_context_helpers_are_deterministic_across_turns(
     assert state.output["at"] == history[0].timestamp.isoformat()
     assert state.output["again"] != before["uuid"]
     assert replays[0] is False
-    # verify_replay re-runs the code from the history: those runs report is_replaying
+    # always_replay re-runs the code from the history: those runs report is_replaying
     assert True in replays[1:]

@@ -121,7 +121,7 @@ def test_reordered_steps_fail_with_non_determinism_error(runtimes: Runtimes) -> 
     assert "CreateTimer" in state.failure_details.message
 
 
-def test_verify_replay_catches_code_that_is_not_deterministic(
+def test_always_replay_catches_code_that_is_not_deterministic(
     runtime: wayline.WorkflowRuntime, caplog: pytest.LogCaptureFixture
 ) -> None:
     """The safety net every other test relies on: a cached turn is checked against replay."""

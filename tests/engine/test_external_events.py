@@ -104,8 +104,8 @@ def test_wait_with_timeout_raises_timeout_error_in_the_workflow(runtimes: Runtim
         assert completed(client, answered).output == 42
 
         clock.advance(timedelta(hours=23))
-        with pytest.raises(TimeoutError):
-            client.wait_for_workflow_completion(silent, timeout=0.3)
+        runtime.wait_idle()  # everything due by now has happened
+        assert client.get_workflow(silent).runtime_status == "RUNNING"
         clock.advance(timedelta(hours=1))
         assert completed(client, silent).output == "timed out"
         # an event arriving after the timeout changes nothing
@@ -163,8 +163,7 @@ def test_event_raised_while_paused_is_held_until_resume(
         wait_for_status(client, iid, "SUSPENDED")
 
         client.raise_event(iid, "open", "sesame")
-        with pytest.raises(TimeoutError):
-            client.wait_for_workflow_completion(iid, timeout=0.3)
+        runtime.wait_idle()  # everything that can happen now has happened
         assert client.get_workflow(iid).runtime_status == "SUSPENDED"
         assert events_of(client, iid, "EventRaised") == []
 

@@ -5,8 +5,6 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-import pytest
-
 import wayline
 
 from ._support import WAIT, completed, events_of, settings, wait_for_history
@@ -37,7 +35,7 @@ def test_short_timer_fires_and_moves_the_workflow_clock(
 
 def test_short_timers_fire_when_due_not_at_the_next_poll(runtimes: Runtimes) -> None:
     """The engine sleeps until the earliest timer, even one created a moment ago."""
-    runtime = runtimes.new(settings=settings(poll_interval=timedelta(seconds=5)))
+    runtime = runtimes.new(settings=settings(poll_interval=timedelta(minutes=1)))
 
     @runtime.workflow
     def ticking(ctx: wayline.WorkflowContext) -> Any:
@@ -48,8 +46,8 @@ def test_short_timers_fire_when_due_not_at_the_next_poll(runtimes: Runtimes) -> 
     with runtime:
         client = runtime.client()
         iid = client.start_workflow(ticking)
-        # polling every 5 s would need 25 s here
-        state = client.wait_for_workflow_completion(iid, timeout=4)
+        # Polling every minute would need five; the bound leaves a loaded machine room.
+        state = client.wait_for_workflow_completion(iid, timeout=60)
     assert state.output == "ticked"
 
 
@@ -71,8 +69,7 @@ def test_timer_of_a_month_fires_only_when_the_clock_gets_there(runtimes: Runtime
         assert created.fire_at == START + timedelta(days=30)
 
         clock.advance(timedelta(days=29, hours=23))
-        with pytest.raises(TimeoutError):
-            client.wait_for_workflow_completion(iid, timeout=0.3)
+        assert runtime.wait_idle() == START + timedelta(days=30)  # the timer, still ahead
         assert events_of(client, iid, "TimerFired") == []
         assert client.get_workflow(iid).runtime_status == "RUNNING"
 

@@ -39,9 +39,20 @@ class ManualClock:
         with self._lock:
             self._now += delta
             now = self._now
+        self._tell()
+        return now
+
+    def advance_to(self, moment: datetime) -> datetime:
+        """Move to ``moment`` (never back: a moment already past leaves the clock)."""
+        with self._lock:
+            self._now = max(self._now, moment)
+            now = self._now
+        self._tell()
+        return now
+
+    def _tell(self) -> None:
         for listener in list(self._listeners):
             listener()
-        return now
 
     def subscribe(self, listener: Callable[[], None]) -> None:
         self._listeners.append(listener)

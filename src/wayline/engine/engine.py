@@ -251,6 +251,43 @@ class Engine:
         if self._loop is not None and self._stopping is not None:
             self._loop.call_soon_threadsafe(self._stopping.set)
 
+    async def idle(self) -> datetime | None:
+        """Wait until nothing runs here and nothing this node can run is due; return when
+        work next comes due (a timer, a scheduled start), or None if nothing is scheduled.
+
+        A test's step API: with a ``ManualClock``, a test moves time, then awaits this
+        instead of sleeping and hoping, and knows that nothing more happens until time
+        moves again or someone starts or signals an instance. Work due that this node
+        cannot run (another app's, a name nobody here registers) keeps it waiting.
+        """
+        while True:
+            if not self._working():
+                now = self.clock.now()
+                turns_due = await self._read(self.store.next_wakeup, now=now)
+                tasks_due = await self._read(self.store.next_task_visible)
+                dues = [d for d in (turns_due, tasks_due) if d is not None]
+                if not self._working():
+                    if not any(due <= now for due in dues):
+                        return min(dues) if dues else None
+                    self._want_everything()
+            await asyncio.sleep(0.001)  # the loop runs the work; look again
+
+    def _working(self) -> bool:
+        """Whether anything is in flight on this node, or about to be claimed."""
+        claiming = _claiming(
+            self._turns_wanted, self._claimable(self.registry.workflows)
+        ) or _claiming(self._tasks_wanted, self._claimable(self.registry.activities))
+        return bool(
+            claiming
+            or self._claimed_turns
+            or self._running_tasks
+            or self._reserved_tasks
+            or self._result_drivers
+            or self._background_writes
+            or self._busy
+            or (self._writes is not None and self._writes.pending)
+        )
+
     def notify(self) -> None:
         """Tell the engine the store may have new work of any kind (thread-safe, cheap)."""
         self._call_soon(self._want_everything)
@@ -758,7 +795,7 @@ class Engine:
             result = executor.execute(history, turn.new_events)
             return result, CachedInstance(instance, executor, propagated=propagated)
         result = entry.executor.execute([], turn.new_events)
-        if self.settings.verify_replay:
+        if self.settings.always_replay:
             history = await self._read(self.store.get_history, iid)
             replaying = self._new_executor(iid, instance.name, entry.propagated)
             replayed = replaying.execute(history, turn.new_events)
@@ -904,6 +941,7 @@ class Engine:
             self._cache.evict(iid)
             if not isinstance(exc, InstanceChangedError | WorkerLostError):
                 log.exception("unclaimed turn of %r failed; its results go to the inbox", iid)
+                self._observer.turn_failed(iid, instance.name, exc)
             await self._to_inbox(batch)
 
     async def _to_inbox(self, batch: list[tuple[ClaimedTask, TaskResult]]) -> None:
@@ -978,6 +1016,13 @@ class Engine:
                     )
                 except Exception:
                     log.exception("renewing activity leases failed")
+
+
+def _claiming(wanted: Wanted | None, names: list[str] | None) -> bool:
+    """A claim is in flight, or wanted of names someone here runs (None: any name)."""
+    if wanted is None:
+        return False
+    return wanted.claiming_since is not None or (wanted.pending and names != [])
 
 
 def _comparable(result: TurnResult) -> tuple[Any, ...]:

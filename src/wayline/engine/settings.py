@@ -26,8 +26,10 @@ class EngineSettings:
             the store (the fallback when the store cannot push wake-ups).
         cache_size: instances whose live state is kept to skip replay (0 disables the
             cache, and with it the step's fast path).
-        verify_replay: also replay every turn from the stored history and fail
-            loudly if the cached executor disagrees (for tests; costs a history read).
+        always_replay: replay every turn from the stored history as well and fail the
+            turn loudly if the cached executor disagrees: catches workflow code that
+            does not replay deterministically (for tests and staging; costs a history
+            read and a replay per turn). ``wayline.testing`` turns it on.
         max_payload_bytes: largest serialized activity result or workflow output.
         node_id: this process's name in leases; random when omitted.
         retention: how long finished instances are kept (default: forever).
@@ -42,7 +44,7 @@ class EngineSettings:
     activity_lease: timedelta = timedelta(seconds=60)
     poll_interval: timedelta = timedelta(milliseconds=250)
     cache_size: int = 10_000
-    verify_replay: bool = False
+    always_replay: bool = False
     max_payload_bytes: int = MAX_PAYLOAD_BYTES
     node_id: str | None = None
     retention: RetentionPolicy = dataclasses.field(default_factory=RetentionPolicy)

@@ -53,6 +53,11 @@ class WriteBatcher:
             self._loop.call_soon(self._flush)
         return future, waiter
 
+    @property
+    def pending(self) -> bool:
+        """Whether commands are queued and not yet flushed."""
+        return bool(self._queued)
+
     def _flush(self) -> None:
         self._flush_scheduled = False
         queued, self._queued = self._queued, []
