@@ -42,15 +42,18 @@ class WorkflowRuntime:
             ``postgresql://...``), a path, or a ``Store``. Opened on first use.
         settings: engine tunables (concurrency, leases, cache); see ``EngineSettings``.
         clock: time source; tests pass a ``ManualClock`` to move time.
-        max_concurrent_activities / max_concurrent_turns: shortcuts into ``settings``.
+        max_concurrent_activities: a shortcut into ``settings``.
+        max_concurrent_turns: a shortcut into ``settings``.
         app_id: the app this runtime is a node of (multi-app workflows: runtimes of
             other apps on the same store run the activities and child workflows
             called with their ``app_id``); a shortcut into ``settings``.
         observer: hears what the engine and this runtime's clients do (the metrics
             and tracing adapters of ``wayline.observability`` are observers).
-        host, port, logger_options, interceptors, ...: accepted (``host`` and
-            ``port`` positionally too, as ``WorkflowRuntime("localhost", "50001")``) for
-            source compatibility with ``dapr-ext-workflow`` and ignored: no sidecar.
+        host: accepted (positionally too, as ``WorkflowRuntime("localhost", "50001")``)
+            for source compatibility with ``dapr-ext-workflow``, and ignored: no sidecar.
+        port: the same.
+        **dapr_compat: ``logger_options``, ``interceptors`` and the other arguments of
+            ``dapr-ext-workflow``'s runtime: accepted and ignored.
     """
 
     def __init__(
