@@ -25,11 +25,24 @@ ALLOWED: dict[str, set[str]] = {
     # protobuf <-> core types, over the client and the engine's worker hub.
     "api/grpc": {"client", "engine", "core", "errors", "_proto", "api/grpc", "api/dapr_state"},
     "cli": {"cli"},  # talks to a server over HTTP only
-    "server": {"core", "store", "engine", "client", "runtime", "api", "errors", "cli", "server"},
+    "server": {
+        "core",
+        "store",
+        "engine",
+        "client",
+        "runtime",
+        "api",
+        "errors",
+        "cli",
+        "server",
+        "observability",
+    },
     # The dashboard: pages from client calls, never the store or the engine (it reads
     # the types of the history events the client returns).
     "api/ui": {"client", "errors", "api/ui", "core.events"},
     "__init__": {"core", "store", "engine", "client", "runtime", "errors"},
+    # The metrics and tracing adapters: engine observers, outside the engine.
+    "observability": {"core", "store", "engine", "errors", "observability"},
     "__main__": {"server"},
     "aio": {"client"},  # dapr.ext.workflow.aio's names
 }
@@ -104,6 +117,7 @@ THIRD_PARTY: dict[str, set[str]] = {
     "__init__": set(),
     "__main__": set(),
     "aio": set(),
+    "observability": {"opentelemetry"},
 }
 
 
