@@ -27,6 +27,7 @@ import dataclasses
 import json
 import logging
 import random
+import threading
 from collections import OrderedDict
 from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
@@ -230,14 +231,28 @@ class _PresetSpanIds(IdGenerator):
         return self.delegate.is_trace_id_random()
 
 
-class _Bounded(OrderedDict[Any, Any]):
-    """A dict that forgets its oldest entries past ``_REMEMBERED``."""
+class _Bounded:
+    """A map that forgets its oldest entries past ``_REMEMBERED``; hooks run on the
+    engine's loop and clients' threads, and the log filter on any thread."""
+
+    def __init__(self) -> None:
+        self._items: OrderedDict[Any, Any] = OrderedDict()
+        self._lock = threading.Lock()
 
     def remember(self, key: Any, value: Any) -> None:
-        self[key] = value
-        self.move_to_end(key)
-        while len(self) > _REMEMBERED:
-            self.popitem(last=False)
+        with self._lock:
+            self._items[key] = value
+            self._items.move_to_end(key)
+            while len(self._items) > _REMEMBERED:
+                self._items.popitem(last=False)
+
+    def get(self, key: Any) -> Any:
+        with self._lock:
+            return self._items.get(key)
+
+    def pop(self, key: Any) -> Any:
+        with self._lock:
+            return self._items.pop(key, None)
 
 
 class Tracing(Observer):
@@ -268,17 +283,22 @@ class Tracing(Observer):
     # ----- spans ------------------------------------------------------------------------
 
     def tracer(self) -> trace.Tracer:
-        if self._tracer is None:
-            provider = self._provider or trace.get_tracer_provider()
-            tracer = provider.get_tracer(SCOPE)
-            generator = getattr(tracer, "id_generator", None)
-            if isinstance(generator, _PresetSpanIds):
-                self._ids = generator
-            elif isinstance(generator, IdGenerator):
-                self._ids = _PresetSpanIds(generator)
-                tracer.id_generator = self._ids  # type: ignore[attr-defined]
-            self._tracer = tracer
-        return self._tracer
+        """The SDK tracer spans are made with (the global provider's, if none was
+        given: looked up until one is set), with its span ids presettable."""
+        if self._tracer is not None:
+            return self._tracer
+        provider = self._provider or trace.get_tracer_provider()
+        tracer = provider.get_tracer(SCOPE)
+        generator = getattr(tracer, "id_generator", None)
+        if not isinstance(generator, IdGenerator):
+            # Not the SDK's (no provider set yet): spans are no-ops, nothing propagates.
+            return tracer
+        if not isinstance(generator, _PresetSpanIds):
+            generator = _PresetSpanIds(generator)
+            tracer.id_generator = generator  # type: ignore[attr-defined]
+        self._ids = generator
+        self._tracer = tracer
+        return tracer
 
     def _span(
         self,
@@ -419,7 +439,7 @@ class Tracing(Observer):
     def _timer_span(
         self, instance: InstanceRecord, run: _Run, fired: TimerFired, now: datetime
     ) -> None:
-        created = self._timers.pop((run.span_id, fired.timer_id), None)
+        created = self._timers.pop((run.span_id, fired.timer_id))
         span = self._span(
             "timer",
             SpanKind.INTERNAL,
@@ -451,8 +471,7 @@ class Tracing(Observer):
             )
         if note is not None:
             notes = self._events.get(run.span_id) or []
-            notes.append((*note, event.timestamp))
-            self._events.remember(run.span_id, notes[-100:])
+            self._events.remember(run.span_id, [*notes[-99:], (*note, event.timestamp)])
 
     def _end_run(
         self, instance: InstanceRecord, run: _Run, status: WorkflowStatus, commit: TurnCommit
@@ -470,7 +489,7 @@ class Tracing(Observer):
             start=run.start,
             span_id=run.span_id,
         )
-        for name, attributes, moment in self._events.pop(run.span_id, None) or []:
+        for name, attributes, moment in self._events.pop(run.span_id) or []:
             span.add_event(name, attributes, timestamp=_ns(moment))
         if status == WorkflowStatus.FAILED and commit.failure is not None:
             span.set_status(Status(StatusCode.ERROR, commit.failure.message))
@@ -503,7 +522,7 @@ class Tracing(Observer):
         return None if running is None else _trace_context(running[0].get_span_context())
 
     def activity_finished(self, task: ClaimedTask, result: TaskResult, *, seconds: float) -> None:
-        running = self._activities.pop(task.key, None)
+        running = self._activities.pop(task.key)
         if running is None:
             return
         span, token = running
@@ -512,7 +531,7 @@ class Tracing(Observer):
         _end(span, token)
 
     def activity_requeued(self, task: ClaimedTask, why: str) -> None:
-        running = self._activities.pop(task.key, None)
+        running = self._activities.pop(task.key)
         if running is not None:
             span, token = running
             span.set_status(Status(StatusCode.ERROR, f"the attempt was abandoned: {why}"))
