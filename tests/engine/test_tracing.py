@@ -364,3 +364,28 @@ def test_log_records_about_a_traced_instance_carry_its_trace_id(
     other.instance_id = "not-traced"
     traced.tracing.log_filter.filter(other)
     assert not hasattr(other, "trace_id")
+
+
+def test_an_async_activity_s_own_spans_are_children_of_its_span(
+    runtimes: Runtimes, traced: Traced
+) -> None:
+    runtime = runtimes.new(observer=traced.tracing)
+    tracer = traced.provider.get_tracer("the-app")
+
+    @runtime.activity
+    async def lookup(ctx: wayline.WorkflowActivityContext, key: str) -> str:
+        with tracer.start_as_current_span("database query"):
+            return key.upper()
+
+    @runtime.workflow
+    def looking(ctx: wayline.WorkflowContext, key: str) -> Any:
+        return (yield ctx.call_activity(lookup, input=key))
+
+    with runtime:
+        client = runtime.client()
+        iid = client.start_workflow("looking", input="k")
+        assert completed(client, iid).output == "K"
+    query = traced.one("database query")
+    activity = traced.one("activity||lookup")
+    assert _parent(query) == _hex_span(activity)
+    assert _hex_trace(query) == _hex_trace(activity)
