@@ -36,11 +36,14 @@ ALLOWED: dict[str, set[str]] = {
         "cli",
         "server",
         "replay",
+        "observability",
     },
     # The dashboard: pages from client calls, never the store or the engine (it reads
     # the types of the history events the client returns).
     "api/ui": {"client", "errors", "api/ui", "core.events"},
     "__init__": {"core", "store", "engine", "client", "runtime", "errors", "replay"},
+    # The metrics and tracing adapters: engine observers, outside the engine.
+    "observability": {"core", "store", "engine", "errors", "observability"},
     "__main__": {"server"},
     "aio": {"client"},  # dapr.ext.workflow.aio's names
     # The replay checker: the kernel over histories from a store (through the client),
@@ -122,6 +125,7 @@ THIRD_PARTY: dict[str, set[str]] = {
     "aio": set(),
     "replay": set(),
     "testing": {"pytest"},  # only its pytest plugin module
+    "observability": {"opentelemetry"},
 }
 
 

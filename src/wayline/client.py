@@ -29,6 +29,7 @@ from wayline.core.events import (
     ExecutionTerminated,
     FailureDetails,
     HistoryEvent,
+    TraceContext,
     WorkflowStatus,
 )
 from wayline.core.ids import (
@@ -442,15 +443,21 @@ class WorkflowClient:
         input: Any = None,
         instance_id: str | None = None,
         start_at: datetime | None = None,
+        trace_parent: str | None = None,
+        trace_state: str | None = None,
     ) -> str:
         """Start a workflow by function or registered name; returns the instance id.
 
         ``instance_id`` defaults to a random UUID; reusing the id of a finished
         instance replaces it, while an active one raises ``InstanceAlreadyExistsError``.
         ``start_at`` schedules the first step for later (the instance is PENDING until then).
+        ``trace_parent`` (and ``trace_state``): the W3C trace context of the request that
+        asks for the start; with tracing on, the workflow's spans continue that trace
+        (else the current OpenTelemetry span's), and it is ignored otherwise.
         """
+        trace = TraceContext(trace_parent, trace_state) if trace_parent else None
         with self._observed(CREATE_WORKFLOW, instance_id):
-            return self._start(workflow, input, instance_id, start_at)
+            return self._start(workflow, input, instance_id, start_at, trace)
 
     def _start(
         self,
@@ -458,6 +465,7 @@ class WorkflowClient:
         input: Any,
         instance_id: str | None,
         start_at: datetime | None,
+        trace: TraceContext | None = None,
     ) -> str:
         if isinstance(workflow, str) and not workflow:
             raise WorkflowNameMissingError("a workflow name is required to start a workflow")
@@ -474,7 +482,10 @@ class WorkflowClient:
             start_at=_utc(start_at, "start_at"),
             app_id=self._app_id,
         )
-        self._store.create_instance(new, now=self._clock.now())
+        now = self._clock.now()
+        if self._observer is not None:
+            new = self._observer.instance_starting(new, trace_parent=trace, now=now)
+        self._store.create_instance(new, now=now)
         self._changed()
         return iid
 

@@ -126,14 +126,27 @@ def _class_encoder(cls: type[Any], kind: str | None = None) -> Callable[[Any], d
         hints = typing.get_type_hints(cls)
         namespace: dict[str, Any] = {}
         items = [] if kind is None else [f"'kind': {kind!r}"]
+        optional = []  # fields left out while None (``events._OMIT_NONE``)
         for index, f in enumerate(dataclasses.fields(cls)):
             convert = _encoder_for(hints[f.name])
             value = f"obj.{f.name}"
             if convert is not None:
                 namespace[f"_c{index}"] = convert
                 value = f"_c{index}({value})"
-            items.append(f"{f.name!r}: {value}")
-        source = f"def encode(obj):\n    return {{{', '.join(items)}}}\n"
+            if f.metadata.get("omit_none"):
+                optional.append(
+                    f"    if obj.{f.name} is not None:\n        data[{f.name!r}] = {value}\n"
+                )
+            else:
+                items.append(f"{f.name!r}: {value}")
+        if optional:
+            source = (
+                f"def encode(obj):\n    data = {{{', '.join(items)}}}\n"
+                + "".join(optional)
+                + "    return data\n"
+            )
+        else:
+            source = f"def encode(obj):\n    return {{{', '.join(items)}}}\n"
         exec(source, namespace)
         encoder = _CLASS_ENCODERS[key] = namespace["encode"]
     return encoder

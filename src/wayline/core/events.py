@@ -7,7 +7,7 @@ core never parses them except where the workflow code asks for a value.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
 
@@ -49,6 +49,23 @@ class FailureDetails:
     error_type: str
     stack_trace: str | None = None
     non_retriable: bool = False
+
+
+@dataclass(frozen=True)
+class TraceContext:
+    """A W3C trace context carried by history events (durabletask's ``TraceContext``).
+
+    ``trace_parent`` is the 4-part ``traceparent`` (``00-<trace id>-<span id>-<flags>``);
+    the kernel only stores it: tracing adapters (``wayline.observability``) fill it in.
+    """
+
+    trace_parent: str
+    trace_state: str | None = None
+
+
+#: Marks optional trace fields, which the codec leaves out of an event's JSON while
+#: they are None (histories stay byte-identical with tracing off).
+_OMIT_NONE = {"omit_none": True}
 
 
 @dataclass(frozen=True)
@@ -117,6 +134,10 @@ class ExecutionStarted(HistoryEvent):
     input: str | None = None
     parent: ParentInfo | None = None
     scheduled_start: datetime | None = None
+    #: The span this run's ``orchestration`` span continues (tracing on only).
+    parent_trace_context: TraceContext | None = field(default=None, metadata=_OMIT_NONE)
+    #: The ``orchestration`` span's id (16 hex digits), the same across every turn.
+    workflow_span_id: str | None = field(default=None, metadata=_OMIT_NONE)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -151,6 +172,8 @@ class TaskScheduled(HistoryEvent):
     rerun_parent_instance_id: str | None = None
     #: The history this call carries to the activity (``core.propagation``).
     propagation: str | None = None
+    #: The workflow's ``orchestration`` span, the parent of the activity's span.
+    parent_trace_context: TraceContext | None = field(default=None, metadata=_OMIT_NONE)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -174,6 +197,8 @@ class ChildWorkflowCreated(HistoryEvent):
     input: str | None = None
     rerun_parent_instance_id: str | None = None
     propagation: str | None = None
+    #: The parent's ``orchestration`` span, the parent of the child's.
+    parent_trace_context: TraceContext | None = field(default=None, metadata=_OMIT_NONE)
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -618,6 +618,7 @@ class Engine:
             expires_at = self.settings.retention.expiry(commit.status, commit.now)
             if expires_at is not None:
                 commit = dataclasses.replace(commit, expires_at=expires_at)
+        commit = self._observer.turn_planned(instance, commit)
         leased = sum(task.leased for task in commit.tasks) if commit.task_lease else 0
         self._reserved_tasks += leased
         committing = time.perf_counter()
@@ -985,7 +986,9 @@ class Engine:
                     result = await self._activities.run_local(task, propagated)
                 else:
                     assert self.remote is not None, "ran an activity nobody here can run"
-                    remote_result = await self.remote.run_activity(task, propagated)
+                    remote_result = await self.remote.run_activity(
+                        task, propagated, self._observer.activity_trace_context(task)
+                    )
                     result = self._activities.check_remote(task, remote_result)
             except WorkerLostError as exc:
                 log.info("activity %r goes back to the queue: %s", task.name, exc)

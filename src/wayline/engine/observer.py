@@ -17,9 +17,18 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterable
+from datetime import datetime
 from typing import Any, Final
 
-from wayline.store.types import ClaimedTask, CommitOutcome, InstanceRecord, TaskResult, TurnCommit
+from wayline.core.events import TraceContext
+from wayline.store.types import (
+    ClaimedTask,
+    CommitOutcome,
+    InstanceRecord,
+    NewInstance,
+    TaskResult,
+    TurnCommit,
+)
 
 log = logging.getLogger("wayline.engine")
 
@@ -39,6 +48,24 @@ class Observer:
     ) -> None:
         """A client operation (``CREATE_WORKFLOW``, ...) finished; ``ok`` is False when it
         raised (bad input included)."""
+
+    def instance_starting(
+        self, new: NewInstance, *, trace_parent: TraceContext | None, now: datetime
+    ) -> NewInstance:
+        """A client is about to create ``new`` (its ``CREATE_WORKFLOW`` operation follows);
+        returns the instance to create: a tracing adapter adds its trace fields.
+        ``trace_parent``: the trace context the caller's request carried, if any."""
+        return new
+
+    def turn_planned(self, instance: InstanceRecord, commit: TurnCommit) -> TurnCommit:
+        """A turn of ``instance`` is about to be committed; returns the commit to write:
+        a tracing adapter adds its trace fields (never anything workflow code sees)."""
+        return commit
+
+    def activity_trace_context(self, task: ClaimedTask) -> TraceContext | None:
+        """The trace context a remote worker's run of ``task`` continues (asked after
+        ``activity_started``, for the worker's ``ActivityRequest``); None: none."""
+        return None
 
     def turn_committed(
         self,
@@ -91,6 +118,35 @@ class Observers(Observer):
         self, operation: str, instance_id: str | None, *, ok: bool, seconds: float
     ) -> None:
         self._each("operation", operation, instance_id, ok=ok, seconds=seconds)
+
+    def instance_starting(
+        self, new: NewInstance, *, trace_parent: TraceContext | None, now: datetime
+    ) -> NewInstance:
+        for observer in self.observers:
+            try:
+                new = observer.instance_starting(new, trace_parent=trace_parent, now=now)
+            except Exception:
+                log.exception("observer %s failed; the client carries on", type(observer).__name__)
+        return new
+
+    def turn_planned(self, instance: InstanceRecord, commit: TurnCommit) -> TurnCommit:
+        for observer in self.observers:
+            try:
+                commit = observer.turn_planned(instance, commit)
+            except Exception:
+                log.exception("observer %s failed; the engine carries on", type(observer).__name__)
+        return commit
+
+    def activity_trace_context(self, task: ClaimedTask) -> TraceContext | None:
+        for observer in self.observers:
+            try:
+                found = observer.activity_trace_context(task)
+            except Exception:
+                log.exception("observer %s failed; the engine carries on", type(observer).__name__)
+                continue
+            if found is not None:
+                return found
+        return None
 
     def turn_committed(
         self,

@@ -25,7 +25,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TypeVar
 
-from wayline.core.events import HistoryEvent, TaskCompleted, TaskFailed
+from wayline.core.events import HistoryEvent, TaskCompleted, TaskFailed, TraceContext
 from wayline.core.executor import TurnResult
 from wayline.core.propagation import Propagated
 from wayline.store.types import ClaimedTask, TaskResult
@@ -62,6 +62,8 @@ class ActivityWork:
     task_execution_id: str
     completion_token: str
     propagated: Propagated | None = None
+    #: The span the worker's run continues (the activity span), when traced.
+    trace_context: TraceContext | None = None
 
 
 WorkItem = TurnWork | ActivityWork
@@ -180,7 +182,10 @@ class WorkerHub:
         return result
 
     async def run_activity(
-        self, task: ClaimedTask, propagated: Propagated | None = None
+        self,
+        task: ClaimedTask,
+        propagated: Propagated | None = None,
+        trace_context: TraceContext | None = None,
     ) -> TaskResult:
         """Have a worker run one activity; raises ``WorkerLostError`` if it goes away."""
         token = uuid.uuid4().hex
@@ -193,6 +198,7 @@ class WorkerHub:
             task.task_execution_id,
             token,
             propagated,
+            trace_context,
         )
         result = await self._dispatch(self._activities, (task.instance_id, task.task_id), work)
         assert isinstance(result, TaskCompleted | TaskFailed)

@@ -92,8 +92,13 @@ def plan_rerun(
     for position, event in enumerate(history[: cut + 1]):
         unfinished = event.event_id not in finished
         if isinstance(event, ExecutionStarted):
+            # A new run: the source's span ids are not its own (reruns are not traced).
             event = dataclasses.replace(
-                event, instance_id=request.new_instance_id, execution_id=execution_id
+                event,
+                instance_id=request.new_instance_id,
+                execution_id=execution_id,
+                parent_trace_context=None,
+                workflow_span_id=None,
             )
         elif isinstance(event, TaskScheduled) and unfinished:
             if position == cut and request.overwrite_input:

@@ -202,6 +202,7 @@ def record_after(
         version=outcome.version,
         app_id=instance.app_id,
         parent_app_id=instance.parent_app_id,
+        trace_context=restart.trace_context if restart else instance.trace_context,
     )
 
 

@@ -31,6 +31,7 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
 from types import FrameType
+from typing import TYPE_CHECKING
 
 import uvicorn
 
@@ -46,8 +47,16 @@ from wayline.engine.remote import WorkerHub
 from wayline.engine.retention import RetentionPolicy, parse_duration
 from wayline.engine.settings import EngineSettings
 from wayline.errors import InvalidAppIdError, StoreError
+from wayline.observability.tracing_config import (
+    TracingConfigError,
+    tracing_from_environment,
+    tracing_requested,
+)
 from wayline.runtime import WorkflowRuntime
 from wayline.store import DEFAULT_STORE_URL, Store, open_store
+
+if TYPE_CHECKING:
+    from wayline.observability.tracing import Tracing
 
 log = logging.getLogger("wayline.server")
 
@@ -387,21 +396,31 @@ async def serve(config: ServerConfig) -> None:
         if warning:
             log.warning("%s", warning)
         registry = merge_registries([load_app(spec) for spec in config.apps])
+        tracing = _tracing()
         store = open_store_or_explain(config.store)
     except BaseException:
         http_socket.close()
         raise
+    observer = tracing[0] if tracing else None
     feed = CommitFeed()
     # Workflows and activities no --app registers go to remote workers (Dapr SDK apps
     # on the gRPC port), if any connect.
     hub = WorkerHub() if config.grpc_port else None
-    engine = Engine(store, registry, settings=config.settings, on_commit=feed.publish, remote=hub)
+    engine = Engine(
+        store,
+        registry,
+        settings=config.settings,
+        on_commit=feed.publish,
+        remote=hub,
+        observer=observer,
+    )
     client = WorkflowClient(
         store,
         max_payload_bytes=config.max_body_bytes,
         app_id=config.settings.app_id,
         _on_change=engine.notify_turns,
         _feed=feed,
+        _observer=observer,
     )
     grpc_server = None
     if hub is not None:
@@ -456,6 +475,23 @@ async def serve(config: ServerConfig) -> None:
         engine_thread.stop()
         store.close()
         http_socket.close()
+        if tracing:
+            tracing[1]()  # flush the spans still queued for the exporter
+
+
+def _tracing() -> tuple[Tracing, Callable[[], None]] | None:
+    """Tracing as the ``OTEL_*`` variables ask (``observability.tracing_config``), with
+    the trace id on every handler's records; None when they do not."""
+    if tracing_requested(os.environ) is None:
+        return None
+    try:
+        tracing = tracing_from_environment(os.environ, make_global=True)
+    except TracingConfigError as exc:
+        raise StartupError(str(exc)) from None
+    for handler in logging.getLogger().handlers:
+        handler.addFilter(tracing[0].log_filter)
+    log.info("tracing on: spans go to the exporter OTEL_TRACES_EXPORTER names (default otlp)")
+    return tracing
 
 
 class _RedactingFormatter(logging.Formatter):

@@ -16,7 +16,7 @@ TERMINAL = tuple(sorted(s.value for s in TERMINAL_STATUSES))
 INSTANCE_COLUMNS = (
     "instance_id, name, status, execution_id, created_at, last_updated_at, input, output, "
     "custom_status, failure, parent_instance_id, parent_task_id, parent_execution_id, "
-    "completed_at, scheduled_start_at, version, app_id, parent_app_id, generation"
+    "completed_at, scheduled_start_at, version, app_id, parent_app_id, generation, trace_context"
 )
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
@@ -105,4 +105,5 @@ def instance_from_row(row: Sequence[Any]) -> InstanceRecord:
         app_id=row[16],
         parent_app_id=row[17],
         generation=row[18],
+        trace_context=row[19],
     )

@@ -335,8 +335,8 @@ class SqlStore:
         cur.execute(
             "INSERT INTO instances (instance_id, name, status, execution_id, created_at, "
             "last_updated_at, input, parent_instance_id, parent_task_id, parent_execution_id, "
-            "scheduled_start_at, app_id, parent_app_id, version, lease_token, ready_at) "
-            f"VALUES ({placeholders(13)}, 0, ?, ?)",
+            "scheduled_start_at, app_id, parent_app_id, trace_context, version, lease_token, "
+            f"ready_at) VALUES ({placeholders(14)}, 0, ?, ?)",
             (
                 new.instance_id,
                 new.name,
@@ -351,6 +351,7 @@ class SqlStore:
                 to_micros(new.start_at) if new.start_at else None,
                 new.app_id,
                 parent.app_id if parent else None,
+                new.trace_context,
                 lease_token,
                 to_micros(visible_at),
             ),
@@ -365,6 +366,8 @@ class SqlStore:
                 parent=parent,
                 scheduled_start=new.start_at,
                 router=Router.of_start(new.app_id, parent.app_id if parent else None),
+                parent_trace_context=new.parent_trace_context,
+                workflow_span_id=new.workflow_span_id,
             )
             self._insert_message(cur, new.instance_id, started, visible_at=visible_at)
 
@@ -533,7 +536,7 @@ class SqlStore:
             ClaimedTurn(
                 instance=instance_from_row(rows[i]),
                 messages=tuple(messages[i]),
-                lease_token=rows[i][19],
+                lease_token=rows[i][-1],
             )
             for i in ids
         ]
@@ -696,6 +699,7 @@ class SqlStore:
                     ("execution_id = ?", execution_id),
                     ("input = ?", restart.input),
                     ("generation = generation + ?", 1),
+                    ("trace_context = ?", restart.trace_context),
                 ]
             )
         updated = self.statement(
@@ -741,6 +745,8 @@ class SqlStore:
             input=commit.continue_as_new.input,
             parent=self._parent_of(record),
             router=Router.of_start(record.app_id, record.parent_app_id),
+            parent_trace_context=commit.continue_as_new.parent_trace_context,
+            workflow_span_id=commit.continue_as_new.workflow_span_id,
         )
         self._insert_message(cur, iid, started, visible_at=now)
         for event in commit.continue_as_new.carryover_events:

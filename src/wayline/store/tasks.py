@@ -14,7 +14,7 @@ from wayline.store.types import ClaimedTask, NewTask, TurnCommit
 
 _COLUMNS = (
     "id, instance_id, execution_id, task_id, name, input, attempt, task_execution_id, "
-    "propagation, app_id, source_app_id"
+    "propagation, app_id, source_app_id, trace_context"
 )
 
 Statement = Callable[[Cursor, str, Sequence[Any]], StatementResult]
@@ -34,8 +34,8 @@ def insert(
             cur,
             "INSERT INTO tasks (instance_id, execution_id, task_id, name, input, "
             "task_execution_id, created_at, attempt, lease_owner, lease_expires_at, "
-            "visible_at, propagation, app_id, source_app_id) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
+            "visible_at, propagation, app_id, source_app_id, trace_context) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
             (
                 commit.instance_id,
                 execution_id,
@@ -51,6 +51,7 @@ def insert(
                 task.propagation,
                 task.app_id,
                 task.source_app_id,
+                task.trace_context,
             ),
         )
         if owned:
@@ -73,6 +74,7 @@ def _leased(
         propagation=task.propagation,
         app_id=task.app_id,
         source_app_id=task.source_app_id,
+        trace_context=task.trace_context,
     )
 
 

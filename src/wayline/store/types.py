@@ -16,6 +16,7 @@ from wayline.core.events import (
     TaskCompleted,
     TaskFailed,
     TimerFired,
+    TraceContext,
     WorkflowStatus,
 )
 from wayline.core.ids import DEFAULT_APP_ID
@@ -47,6 +48,9 @@ class InstanceRecord:
     parent_app_id: str | None = None
     #: 1, plus one for every continue-as-new (the history holds the current one only).
     generation: int = 1
+    #: What a tracing adapter keeps about the current execution's ``orchestration``
+    #: span (opaque to the store and the engine); None when it is not traced.
+    trace_context: str | None = None
 
 
 @dataclass(frozen=True)
@@ -61,6 +65,11 @@ class NewInstance:
     start_at: datetime | None = None
     #: The app whose nodes run it.
     app_id: str = DEFAULT_APP_ID
+    #: Tracing (set by a tracing adapter, else None): the ``ExecutionStarted`` fields,
+    #: and the opaque text the instance row keeps (``InstanceRecord.trace_context``).
+    parent_trace_context: TraceContext | None = None
+    workflow_span_id: str | None = None
+    trace_context: str | None = None
 
 
 @dataclass(frozen=True)
@@ -99,6 +108,8 @@ class NewTask:
     #: The app whose nodes run it, and the workflow's app when that is another one.
     app_id: str = DEFAULT_APP_ID
     source_app_id: str | None = None
+    #: Opaque text of a tracing adapter (the span the activity's span continues).
+    trace_context: str | None = None
 
     @property
     def router(self) -> Router:
@@ -145,6 +156,7 @@ class ClaimedTask:
     propagation: str | None = None
     app_id: str = DEFAULT_APP_ID
     source_app_id: str | None = None
+    trace_context: str | None = None
 
     @property
     def router(self) -> Router:
@@ -167,6 +179,10 @@ class ContinueAsNew:
     execution_id: str
     input: str | None
     carryover_events: tuple[EventRaised, ...] = ()
+    #: Tracing (set by a tracing adapter): as ``NewInstance``'s fields of that name.
+    parent_trace_context: TraceContext | None = None
+    workflow_span_id: str | None = None
+    trace_context: str | None = None
 
 
 @dataclass(frozen=True)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import UTC, datetime
+from typing import Any
 
 from google.protobuf import timestamp_pb2, wrappers_pb2
 from google.protobuf.message import Message
@@ -132,6 +133,46 @@ def _set(target: wrappers_pb2.StringValue, text: str | None) -> None:
         target.value = text
 
 
+def trace_context(target: opb.TraceContext, context: ev.TraceContext) -> None:
+    """Fill a protocol ``TraceContext`` (the 4-part W3C form; no legacy ``spanID``)."""
+    target.traceParent = context.trace_parent
+    _set(target.traceState, context.trace_state)
+
+
+def trace_context_from(message: Message, field: str) -> ev.TraceContext | None:
+    """A ``TraceContext`` field as sent, or None when unset or empty.
+
+    The legacy 2-field form (``traceParent`` a bare trace id, ``spanID`` the span id,
+    as the Go SDK's client sends it) becomes the 4-part form, sampled as durabletask
+    reads it."""
+    if not message.HasField(field):
+        return None
+    given: opb.TraceContext = getattr(message, field)
+    parent = given.traceParent.strip()
+    if not parent:
+        return None
+    if given.spanID and "-" not in parent:
+        parent = f"00-{parent}-{given.spanID.strip()}-01"
+    state = given.traceState.value if given.HasField("traceState") else None
+    return ev.TraceContext(parent, state or None)
+
+
+def incoming_trace(request: Message | None, context: Any) -> dict[str, str | None]:
+    """The ``trace_parent``/``trace_state`` arguments of a start RPC's
+    ``start_workflow``: the request's ``parentTraceContext``, else the call's
+    ``traceparent`` metadata (what an instrumented gRPC client sends); none: {}."""
+    found = trace_context_from(request, "parentTraceContext") if request is not None else None
+    if found is None:
+        metadata = {key: value for key, value in context.invocation_metadata() or ()}
+        parent = metadata.get("traceparent")
+        if isinstance(parent, str) and parent:
+            state = metadata.get("tracestate")
+            found = ev.TraceContext(parent, state if isinstance(state, str) and state else None)
+    if found is None:
+        return {}
+    return {"trace_parent": found.trace_parent, "trace_state": found.trace_state}
+
+
 def history_event(event: ev.HistoryEvent) -> hpb.HistoryEvent:
     """One stored event as durabletask's ``HistoryEvent`` (same kinds, same payloads)."""
     msg = hpb.HistoryEvent(eventId=event.event_id, timestamp=timestamp(event.timestamp))
@@ -165,6 +206,9 @@ def history_event(event: ev.HistoryEvent) -> hpb.HistoryEvent:
                     parent.appID = event.parent.app_id
             if event.scheduled_start is not None:
                 started.scheduledStartTimestamp.CopyFrom(timestamp(event.scheduled_start))
+            if event.parent_trace_context is not None:
+                trace_context(started.parentTraceContext, event.parent_trace_context)
+            _set(started.workflowSpanID, event.workflow_span_id)
         case ev.ExecutionCompleted():
             done = msg.executionCompleted
             done.workflowStatus = STATUS_TO_PROTO[event.status]
@@ -189,6 +233,8 @@ def history_event(event: ev.HistoryEvent) -> hpb.HistoryEvent:
                 info.instanceID = event.rerun_parent_instance_id
             if event.propagation:
                 msg.taskScheduled.historyPropagationScope = _SCOPES[event.propagation]
+            if event.parent_trace_context is not None:
+                trace_context(msg.taskScheduled.parentTraceContext, event.parent_trace_context)
         case ev.TaskCompleted():
             msg.taskCompleted.taskScheduledId = event.task_scheduled_id
             _set(msg.taskCompleted.result, event.result)
@@ -206,6 +252,8 @@ def history_event(event: ev.HistoryEvent) -> hpb.HistoryEvent:
                 created.rerunParentInstanceInfo.instanceID = event.rerun_parent_instance_id
             if event.propagation:
                 created.historyPropagationScope = _SCOPES[event.propagation]
+            if event.parent_trace_context is not None:
+                trace_context(created.parentTraceContext, event.parent_trace_context)
         case ev.ChildWorkflowCompleted():
             msg.childWorkflowInstanceCompleted.taskScheduledId = event.task_scheduled_id
             _set(msg.childWorkflowInstanceCompleted.result, event.result)
@@ -315,6 +363,8 @@ def work_item(item: WorkItem, encoded_past: bytes | None = None, held: int = 0) 
     activity.workflowInstance.executionId.value = item.execution_id
     if item.propagated is not None:
         activity.propagatedHistory.CopyFrom(propagated_history(item.propagated))
+    if item.trace_context is not None:
+        trace_context(activity.parentTraceContext, item.trace_context)
     message = opb_service.WorkItem(activityRequest=activity, completionToken=item.completion_token)
     return message.SerializeToString()
 

@@ -109,6 +109,7 @@ class DaprRuntimeWorkflowService:
             input=_payload(request.input),
             instance_id=request.instance_id or None,
             start_at=start_at,
+            **convert.incoming_trace(None, context),
         )
         return pb.StartWorkflowResponse(instance_id=instance_id)
 

@@ -120,7 +120,8 @@ class TaskHubService:
     async def start_instance(
         self, request: pb.CreateInstanceRequest, context: Ctx
     ) -> pb.CreateInstanceResponse:
-        # version, executionId, tags and trace context are accepted and ignored.
+        # version, executionId and tags are accepted and ignored. The trace context
+        # (else a ``traceparent`` in the call's metadata) is the workflow's spans' parent.
         given = request.scheduledStartTimestamp
         start_at = convert.scheduled_start(
             given if request.HasField("scheduledStartTimestamp") else None, datetime.now(UTC)
@@ -131,6 +132,7 @@ class TaskHubService:
             input=_payload(request, "input"),
             instance_id=request.instanceId or None,
             start_at=start_at,
+            **convert.incoming_trace(request, context),
         )
         return pb.CreateInstanceResponse(instanceId=instance_id)
 

@@ -95,6 +95,9 @@ class DaprWorkflowApi:
             name,
             input=RawPayload(body) if body else None,
             instance_id=instance_id,
+            # W3C trace context: with tracing on, the workflow's spans continue it.
+            trace_parent=request.headers.get("traceparent"),
+            trace_state=request.headers.get("tracestate"),
         )
         return JSONResponse({"instanceID": iid}, status_code=202)
 
