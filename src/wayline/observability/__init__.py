@@ -1,0 +1,1 @@
+"""Observability adapters: logs, metrics and traces, outside the engine."""
