@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import logging
 import threading
 import time
 from collections.abc import Callable, Collection, Iterator
@@ -43,6 +44,7 @@ from wayline.core.ids import (
 from wayline.core.registry import name_of
 from wayline.engine.clock import Clock, SystemClock
 from wayline.engine.feed import CommitFeed
+from wayline.engine.logs import about
 from wayline.engine.observer import (
     ADD_EVENT,
     CREATE_WORKFLOW,
@@ -71,6 +73,8 @@ from wayline.store.types import (
     InstanceSort,
     NewInstance,
 )
+
+log = logging.getLogger("wayline.client")
 
 DEFAULT_MAX_PAYLOAD_BYTES = serde.MAX_PAYLOAD_BYTES
 
@@ -587,9 +591,20 @@ class WorkflowClient:
         id is unknown.
         """
         with self._observed(PURGE_WORKFLOW, instance_id):
-            return self._store.purge_instance(
-                require_instance_id(instance_id), recursive=recursive, force=force
-            )
+            iid = require_instance_id(instance_id)
+            # For the log line: the store's purge reports a count, not the name.
+            record = self._store.get_instance(iid) if log.isEnabledFor(logging.INFO) else None
+            deleted = self._store.purge_instance(iid, recursive=recursive, force=force)
+        name = None if record is None else record.name
+        log.info(
+            "workflow instance %r (%s) purged%s%s",
+            iid,
+            name or "?",
+            f" with {deleted - 1} descendants" if deleted > 1 else "",
+            " (forced)" if force else "",
+            extra=about(iid, name, count=deleted),
+        )
+        return deleted
 
     # ----- waiting --------------------------------------------------------------------------
 

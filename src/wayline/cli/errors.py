@@ -38,8 +38,13 @@ def redact(text: str, secrets: Iterable[str | None] = ()) -> str:
     Used on everything printed that may hold a store URL, a server URL or an API
     token, including error messages that come from a database driver.
     """
+    ordered = sorted(filter(None, secrets), key=len, reverse=True)
+    # The secrets first too: a pattern that masks only the start of one (a password
+    # with a quote ends the password= match) would leave the rest unmatched.
+    for secret in ordered:
+        text = text.replace(secret, "***")
     text = _URL_PASSWORD.sub(r"\1***@", text)
     text = _KV_PASSWORD.sub(r"\1***", text)
-    for secret in sorted(filter(None, secrets), key=len, reverse=True):
+    for secret in ordered:
         text = text.replace(secret, "***")
     return text

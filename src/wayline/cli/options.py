@@ -22,6 +22,7 @@ STATUSES = [
     "CANCELED",
 ]
 LOG_LEVELS = ("critical", "error", "warning", "info", "debug", "trace")
+LOG_FORMATS = ("text", "json")
 
 
 class _Parser(argparse.ArgumentParser):
@@ -87,6 +88,14 @@ def _log_level(text: str) -> str:
     if text.lower() not in LOG_LEVELS:
         raise argparse.ArgumentTypeError(
             f"{text!r} is not a log level; use one of {', '.join(LOG_LEVELS)}"
+        )
+    return text.lower()
+
+
+def _log_format(text: str) -> str:
+    if text.lower() not in LOG_FORMATS:
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not a log format; use one of {', '.join(LOG_FORMATS)}"
         )
     return text.lower()
 
@@ -244,6 +253,15 @@ def build_parser() -> argparse.ArgumentParser:
         parse=_log_level,
         default="info",
         help=f"one of {', '.join(LOG_LEVELS)} (env WAYLINE_LOG_LEVEL; default info)",
+    )
+    _env_option(
+        serve,
+        "--log-format",
+        env="WAYLINE_LOG_FORMAT",
+        parse=_log_format,
+        default="text",
+        help="text (one line per record) or json (one object per line, with instance_id, "
+        "workflow_name, ... as fields) (env WAYLINE_LOG_FORMAT; default text)",
     )
     # The web dashboard at /ui/ (docs/dashboard.md).
     _env_flag(

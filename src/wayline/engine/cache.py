@@ -56,6 +56,12 @@ class InstanceCache:
             self._entries.move_to_end(instance_id)
         return entry
 
+    def name_of(self, instance_id: str) -> str | None:
+        """The workflow name of a cached instance (for log lines: its place in the LRU
+        stays as it was)."""
+        entry = self._entries.get(instance_id)
+        return None if entry is None else entry.record.name
+
     def put(self, entry: CachedInstance) -> None:
         if self._capacity <= 0:
             return

@@ -41,7 +41,7 @@ from wayline.engine.activities import ActivityRunner
 from wayline.engine.cache import CachedInstance, InstanceCache
 from wayline.engine.clock import Clock, SystemClock
 from wayline.engine.handoff import Handoff
-from wayline.engine.logs import LogObserver
+from wayline.engine.logs import LogObserver, about, describe_store
 from wayline.engine.nodes import NODE_TTL, NodeDirectory
 from wayline.engine.observer import Observer, Observers
 from wayline.engine.remote import WorkerHub, WorkerLostError
@@ -121,10 +121,11 @@ class Engine:
         self.node_id = self.settings.node_id or default_node_id()
         self._wrap_context = wrap_context
         self._on_commit = on_commit
-        self._observer: Observer = (
-            LogObserver() if observer is None else Observers((LogObserver(), observer))
-        )
         self._cache = InstanceCache(self.settings.cache_size)
+        self._logs = LogObserver(workflow_name=self._cache.name_of)
+        self._observer: Observer = (
+            self._logs if observer is None else Observers((self._logs, observer))
+        )
         self._loop: asyncio.AbstractEventLoop | None = None
         self._turns_wanted: Wanted | None = None
         self._tasks_wanted: Wanted | None = None
@@ -188,6 +189,8 @@ class Engine:
         except Exception:
             log.exception("announcing this node failed; retrying")
         self.started.set()
+        up_since = time.monotonic()
+        self._log_start()
         loops = [
             asyncio.create_task(self._announce_loop(), name="wayline-announce"),
             asyncio.create_task(self._turn_loop(), name="wayline-turns"),
@@ -203,7 +206,14 @@ class Engine:
             await asyncio.gather(*loops, return_exceptions=True)
             with contextlib.suppress(Exception):  # before the drain closes the writer
                 await self._nodes.retire(self._write)
-            await self._drain()
+            handed_back = await self._drain()
+            log.info(
+                "node %s stopped after %.1f s; %d activity tasks handed back for the next start",
+                self.node_id,
+                time.monotonic() - up_since,
+                handed_back,
+                extra={"node_id": self.node_id, "app_id": self.settings.app_id},
+            )
             unsubscribe = getattr(self.clock, "unsubscribe", None)
             if unsubscribe is not None:
                 unsubscribe(self.notify)
@@ -212,7 +222,39 @@ class Engine:
             if self.remote is not None:
                 self.remote.unsubscribe(self._worker_connected)
 
-    async def _drain(self) -> None:
+    def _log_start(self) -> None:
+        """One line with this node's configuration (the store's password masked)."""
+        settings = self.settings
+        retention = settings.retention
+        kept = {
+            status: getattr(retention, status)
+            for status in ("any_terminal", "completed", "failed", "terminated")
+            if getattr(retention, status) is not None
+        }
+        log.info(
+            "node %s of app %r started: %d workflows, %d activities%s; store %s; up to %d "
+            "turns and %d activities at once; turn lease %g s, activity lease %g s, poll "
+            "every %g s, replay cache %d instances; retention %s",
+            self.node_id,
+            settings.app_id,
+            len(self.registry.workflows),
+            len(self.registry.activities),
+            " (the rest to remote workers)" if self.remote is not None else "",
+            describe_store(self.store),
+            settings.max_concurrent_turns,
+            settings.max_concurrent_activities,
+            settings.turn_lease.total_seconds(),
+            settings.activity_lease.total_seconds(),
+            settings.poll_interval.total_seconds(),
+            settings.cache_size,
+            ", ".join(f"{k.replace('_', ' ')} {v.total_seconds():g} s" for k, v in kept.items())
+            or "forever",
+            extra={"node_id": self.node_id, "app_id": settings.app_id},
+        )
+
+    async def _drain(self) -> int:
+        """Finish or give back the work in flight; returns how many activity tasks
+        were given back."""
         # Activities may run for long: cancel them and give their leases back so a
         # restart picks them up at once instead of after expiry. Turns are short: let
         # them commit (one that finishes may start another, whose new tasks are not
@@ -245,6 +287,7 @@ class Engine:
         assert self._activity_threads is not None
         self._activity_threads.close()
         self._read_pool.shutdown(wait=True)
+        return len(keys)
 
     def stop(self) -> None:
         """Ask :meth:`run` to finish (thread-safe)."""
@@ -464,8 +507,16 @@ class Engine:
     async def _purge_expired(self, now: datetime) -> None:
         """Delete finished instances whose retention ran out (see engine.retention)."""
         command = PurgeExpired(now)
-        while await self._write(command) == command.limit:
-            pass
+        deleted = 0
+        while (count := await self._write(command)) == command.limit:
+            deleted += count
+        deleted += count
+        if deleted:
+            log.info(
+                "deleted %d finished instance(s) whose retention ran out",
+                deleted,
+                extra={"count": deleted, "node_id": self.node_id},
+            )
 
     async def _turn_loop(self) -> None:
         assert self._turns_wanted is not None
@@ -557,14 +608,23 @@ class Engine:
                 self._observer.lease_lost(iid, str(exc))
             except WorkerLostError as exc:
                 # Back to the store: claimed again, and sent again, once a worker is here.
-                log.info("turn of %r goes back to the queue: %s", iid, exc)
+                log.info(
+                    "turn of %r goes back to the queue: %s",
+                    iid,
+                    exc,
+                    extra=about(iid, instance.name),
+                )
                 self._observer.turn_failed(iid, instance.name, exc)
                 with contextlib.suppress(Exception):
                     await self._write(ReleaseTurn(iid, claimed.lease_token))
                 self._want_turns()
             except Exception as exc:
                 self._cache.evict(iid)
-                log.exception("turn of workflow instance %r failed; it will be retried", iid)
+                log.exception(
+                    "turn of workflow instance %r failed; it will be retried",
+                    iid,
+                    extra=about(iid, instance.name),
+                )
                 self._observer.turn_failed(iid, instance.name, exc)
                 with contextlib.suppress(Exception):
                     await self._write(ReleaseTurn(iid, claimed.lease_token))
@@ -600,7 +660,12 @@ class Engine:
         )
         if result.stall is not None:
             self._cache.evict(instance.instance_id)  # its executor ran ahead of the store
-            log.warning("workflow instance %r stalled: %s", instance.instance_id, result.stall)
+            log.warning(
+                "workflow instance %r stalled: %s",
+                instance.instance_id,
+                result.stall,
+                extra=about(instance.instance_id, instance.name, status="STALLED"),
+            )
             return plan_stall(claimed, result.stall, now), None
         commit = await self._plan(instance, turn, result, now, lease_token=claimed.lease_token)
         return commit, entry
@@ -941,7 +1006,11 @@ class Engine:
         except Exception as exc:
             self._cache.evict(iid)
             if not isinstance(exc, InstanceChangedError | WorkerLostError):
-                log.exception("unclaimed turn of %r failed; its results go to the inbox", iid)
+                log.exception(
+                    "unclaimed turn of %r failed; its results go to the inbox",
+                    iid,
+                    extra=about(iid, instance.name),
+                )
                 self._observer.turn_failed(iid, instance.name, exc)
             await self._to_inbox(batch)
 
@@ -955,9 +1024,12 @@ class Engine:
                 self._observer.result_discarded(task)
             elif isinstance(outcome, BaseException):
                 log.error(
-                    "recording the result of activity %r failed (%s); it will re-run",
+                    "recording the result of activity %r of workflow instance %r failed "
+                    "(%s); it will re-run",
                     task.name,
+                    task.instance_id,
                     outcome,
+                    extra=self._logs.about_task(task),
                 )
         if any(outcome is True for outcome in outcomes):
             self._want_turns()
@@ -991,7 +1063,13 @@ class Engine:
                     )
                     result = self._activities.check_remote(task, remote_result)
             except WorkerLostError as exc:
-                log.info("activity %r goes back to the queue: %s", task.name, exc)
+                log.info(
+                    "activity %r of workflow instance %r goes back to the queue: %s",
+                    task.name,
+                    task.instance_id,
+                    exc,
+                    extra=self._logs.about_task(task),
+                )
                 self._observer.activity_requeued(task, str(exc))
                 with contextlib.suppress(Exception):
                     await self._write(ReleaseTasks((task.key,), self.node_id))

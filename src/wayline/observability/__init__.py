@@ -1,2 +1,3 @@
-"""Adapters that turn what the engine reports (``engine.observer``) into metrics and
-traces; the engine imports none of them."""
+"""Observability adapters outside the engine: log formats, Prometheus metrics and
+OpenTelemetry traces, fed by what the engine reports (``engine.observer``); the engine
+imports none of them."""

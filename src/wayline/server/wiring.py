@@ -22,10 +22,12 @@ import importlib.util
 import ipaddress
 import logging
 import os
+import signal
 import socket
 import ssl
 import sys
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -47,6 +49,7 @@ from wayline.engine.remote import WorkerHub
 from wayline.engine.retention import RetentionPolicy, parse_duration
 from wayline.engine.settings import EngineSettings
 from wayline.errors import InvalidAppIdError, StoreError
+from wayline.observability.logging import configure_logging
 from wayline.observability.tracing_config import (
     TracingConfigError,
     tracing_from_environment,
@@ -131,7 +134,14 @@ class _Uvicorn(uvicorn.Server):
     kill the process before the gRPC server and the engine shut down; we finish the
     shutdown ourselves and exit normally instead."""
 
+    #: Why the server stops (the signal's name), for the last log line.
+    stop_reason: str | None = None
+
     def handle_exit(self, sig: int, frame: FrameType | None) -> None:
+        try:
+            self.stop_reason = signal.Signals(sig).name
+        except ValueError:
+            self.stop_reason = f"signal {sig}"
         super().handle_exit(sig, frame)
         self._captured_signals.clear()
 
@@ -149,6 +159,7 @@ class ServerConfig:
     max_body_bytes: int = DEFAULT_MAX_BODY_BYTES
     settings: EngineSettings = field(default_factory=EngineSettings)
     log_level: str = "info"
+    log_format: str = "text"  # or "json": one object per line (wayline.observability.logging)
     ui: bool = True
     ui_read_only: bool = False
     tls_cert: str | None = None  # PEM certificate chain; with tls_key: HTTPS and gRPC over TLS
@@ -454,14 +465,17 @@ async def serve(config: ServerConfig) -> None:
             ssl_keyfile=config.tls_key if tls else None,
         )
     )
+    started: float | None = None
     try:
         try:
             engine_thread.start()
         except OSError as exc:  # the gRPC port
             raise StartupError(str(exc)) from None
+        started = time.monotonic()
         scheme = "https" if tls else "http"
         log.info(
-            "serving %d workflows and %d activities on %s://%s:%d%s (store %s)",
+            "serving %d workflows and %d activities on %s://%s:%d%s (store %s); API token "
+            "%s, dashboard %s, request bodies up to %d bytes",
             len(registry.workflows),
             len(registry.activities),
             scheme,
@@ -469,6 +483,10 @@ async def serve(config: ServerConfig) -> None:
             config.port,
             f" and grpc port {config.grpc_port}{' (TLS)' if tls else ''}" if grpc_server else "",
             redact(config.store, config.secrets),
+            "required" if config.api_token else "off",
+            ("read-only" if config.ui_read_only else "on") if config.ui else "off",
+            config.max_body_bytes,
+            extra={"node_id": engine.node_id, "app_id": config.settings.app_id},
         )
         await server.serve(sockets=[http_socket])
     finally:
@@ -477,6 +495,13 @@ async def serve(config: ServerConfig) -> None:
         http_socket.close()
         if tracing:
             tracing[1]()  # flush the spans still queued for the exporter
+        if started is not None:
+            log.info(
+                "wayline serve stopped (%s) after %.1f s",
+                server.stop_reason or "its HTTP server ended",
+                time.monotonic() - started,
+                extra={"node_id": engine.node_id, "app_id": config.settings.app_id},
+            )
 
 
 def _tracing() -> tuple[Tracing, Callable[[], None]] | None:
@@ -492,17 +517,6 @@ def _tracing() -> tuple[Tracing, Callable[[], None]] | None:
         handler.addFilter(tracing[0].log_filter)
     log.info("tracing on: spans go to the exporter OTEL_TRACES_EXPORTER names (default otlp)")
     return tracing
-
-
-class _RedactingFormatter(logging.Formatter):
-    """Masks the token and the store's password in every record, tracebacks included."""
-
-    def __init__(self, fmt: str, secrets: list[str]) -> None:
-        super().__init__(fmt)
-        self._secrets = secrets
-
-    def format(self, record: logging.LogRecord) -> str:
-        return redact(super().format(record), self._secrets)
 
 
 def config_from_args(args: argparse.Namespace) -> ServerConfig:
@@ -552,6 +566,7 @@ def config_from_args(args: argparse.Namespace) -> ServerConfig:
         ),
         settings=settings,
         log_level=args.log_level,
+        log_format=args.log_format,
         tls_cert=args.tls_cert or None,
         tls_key=args.tls_key or None,
         ui=args.ui,
@@ -570,19 +585,25 @@ def main_serve(args: argparse.Namespace) -> int:
     except (CliError, StartupError) as exc:
         print_error(redact(str(exc), secrets))
         return 2
-    handler = logging.StreamHandler()
-    handler.setFormatter(_RedactingFormatter("%(levelname)s %(name)s: %(message)s", secrets))
-    logging.basicConfig(level=logging.getLevelName(config.log_level.upper()), handlers=[handler])
+    # Every record, uvicorn's too, goes through one handler that masks the secrets.
+    configure_logging(config.log_format, config.log_level, secrets=secrets)
+
+    def report(message: str) -> None:
+        if config.log_format == "json":  # one object per line, errors included
+            log.error("%s", message)
+        else:
+            print_error(message)
+
     try:
         asyncio.run(serve(config))
     except StartupError as exc:
-        print_error(redact(str(exc), secrets))
+        report(redact(str(exc), secrets))
         return 2 if isinstance(exc, AppLoadError) else 1
     except KeyboardInterrupt:
         pass
     except Exception as exc:
         log.debug("wayline serve stopped on an error", exc_info=True)
-        print_error(
+        report(
             redact(f"wayline serve stopped: {type(exc).__name__}: {exc}", secrets)
             + " (run with --log-level debug for the traceback)"
         )

@@ -20,10 +20,11 @@ import grpc
 from wayline._proto.dt import orchestrator_service_pb2 as pb
 from wayline.api.grpc import convert
 from wayline.api.grpc.past_events import PastEventsCache
-from wayline.core.events import FailureDetails, TaskFailed
+from wayline.core.events import ExecutionStarted, FailureDetails, TaskFailed
 from wayline.core.executor import TurnResult
 from wayline.core.serde import MAX_PAYLOAD_BYTES
 from wayline.core.versioning import Stall, StallReason
+from wayline.engine.logs import about
 from wayline.engine.remote import TurnWork, WorkerHub, WorkItem
 
 log = logging.getLogger("wayline.api.grpc.workers")
@@ -109,7 +110,19 @@ class WorkerService:
             error_type="PayloadSizeExceededError",
             non_retriable=True,
         )
-        log.warning("%s (instance %r)", failure.message, item.instance_id)
+        name = None
+        if isinstance(item, TurnWork):
+            started = (
+                e for e in (*item.past_events, *item.new_events) if isinstance(e, ExecutionStarted)
+            )
+            name = next((e.name for e in started), None)
+        fields = {"activity_name": item.name} if not isinstance(item, TurnWork) else {}
+        log.warning(
+            "%s (instance %r)",
+            failure.message,
+            item.instance_id,
+            extra=about(item.instance_id, name, error_type=failure.error_type, **fields),
+        )
         if isinstance(item, TurnWork):
             # The instance stalls (as Dapr's does): nothing is lost, and it continues
             # once it fits (e.g. the limit is raised, or the history is purged).
@@ -135,6 +148,7 @@ class WorkerService:
             log.info(
                 "dropped a stale workflow result for %r (re-dispatched or finished meanwhile)",
                 request.instanceId,
+                extra=about(request.instanceId),
             )
         return pb.CompleteTaskResponse()
 
@@ -149,5 +163,6 @@ class WorkerService:
                 "dropped a stale result of task %d of %r (re-dispatched or finished meanwhile)",
                 request.taskId,
                 request.instanceId,
+                extra=about(request.instanceId, task_id=request.taskId),
             )
         return pb.CompleteTaskResponse()
