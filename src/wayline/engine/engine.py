@@ -43,7 +43,7 @@ from wayline.engine.clock import Clock, SystemClock
 from wayline.engine.handoff import Handoff
 from wayline.engine.logs import LogObserver
 from wayline.engine.nodes import NODE_TTL, NodeDirectory
-from wayline.engine.observer import Observer, Observers
+from wayline.engine.observer import ACTIVITY, TURN, Observer, Observers
 from wayline.engine.remote import WorkerHub, WorkerLostError
 from wayline.engine.settings import EngineSettings, default_node_id
 from wayline.engine.turns import (
@@ -158,6 +158,11 @@ class Engine:
         #: Set once this node is announced (other nodes can see what it runs).
         self.started = asyncio.Event()
 
+    @property
+    def cache(self) -> InstanceCache:
+        """The replay cache (its hit and miss counts are read by metrics)."""
+        return self._cache
+
     # ----- lifecycle ----------------------------------------------------------------------
 
     async def run(self) -> None:
@@ -188,6 +193,7 @@ class Engine:
         except Exception:
             log.exception("announcing this node failed; retrying")
         self.started.set()
+        self._observer.engine_started(self)
         loops = [
             asyncio.create_task(self._announce_loop(), name="wayline-announce"),
             asyncio.create_task(self._turn_loop(), name="wayline-turns"),
@@ -211,6 +217,7 @@ class Engine:
                 self.store.unwatch_changes(self.notify)
             if self.remote is not None:
                 self.remote.unsubscribe(self._worker_connected)
+            self._observer.engine_stopped(self)
 
     async def _drain(self) -> None:
         # Activities may run for long: cancel them and give their leases back so a
@@ -486,6 +493,10 @@ class Engine:
             wanted.claimed(now, complete=len(claimed) < room)
 
     def _start_turn(self, claimed: ClaimedTurn) -> None:
+        if claimed.taken_over_from is not None:
+            self._observer.lease_taken_over(
+                TURN, claimed.instance.instance_id, claimed.taken_over_from
+            )
         task = asyncio.create_task(self._run_turn(claimed))
         self._claimed_turns.add(task)
         task.add_done_callback(self._turn_done)
@@ -732,6 +743,7 @@ class Engine:
         and the cache entry that holds the instance's state after it."""
         iid = instance.instance_id
         if instance.name not in self.registry.workflows:
+            self._cache.count(entry is not None and entry.executor is None)
             if entry is None or entry.executor is not None:
                 history = await self._read(self.store.get_history, iid)
                 propagated = await self._propagated_to(instance, history, turn.new_events)
@@ -751,6 +763,7 @@ class Engine:
                 entry, record=instance, patches=result.patches or entry.patches
             )
             return result, after
+        self._cache.count(entry is not None and entry.executor is not None)
         if entry is None or entry.executor is None:
             history = await self._read(self.store.get_history, iid)
             propagated = await self._propagated_to(instance, history, turn.new_events)
@@ -926,6 +939,8 @@ class Engine:
     # ----- activities ---------------------------------------------------------------------
 
     def _start_task(self, task: ClaimedTask) -> None:
+        if task.taken_over_from is not None:
+            self._observer.lease_taken_over(ACTIVITY, task.instance_id, task.taken_over_from)
         if self._draining:
             self._not_started.append(task.key)
             return

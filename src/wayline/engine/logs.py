@@ -97,3 +97,15 @@ class LogObserver(Observer):
     def lease_lost(self, instance_id: str, why: str) -> None:
         """Another node redoes the turn."""
         log.warning("%s", why, extra={"instance_id": instance_id})
+
+    def lease_taken_over(self, kind: str, instance_id: str, previous_owner: str) -> None:
+        """The previous owner died or stalled mid-work: this node redoes it."""
+        log.warning(
+            "took over the %s lease of workflow instance %r from node %r, whose lease had "
+            "expired (it stopped or stalled mid-%s); this node redoes that work",
+            kind,
+            instance_id,
+            previous_owner,
+            kind,
+            extra={"instance_id": instance_id},
+        )
