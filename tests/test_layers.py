@@ -25,7 +25,20 @@ ALLOWED: dict[str, set[str]] = {
     # protobuf <-> core types, over the client and the engine's worker hub.
     "api/grpc": {"client", "engine", "core", "errors", "_proto", "api/grpc", "api/dapr_state"},
     "cli": {"cli"},  # talks to a server over HTTP only
-    "server": {"core", "store", "engine", "client", "runtime", "api", "errors", "cli", "server"},
+    "server": {
+        "core",
+        "store",
+        "engine",
+        "client",
+        "runtime",
+        "api",
+        "errors",
+        "cli",
+        "server",
+        "observability",
+    },
+    # Metrics and tracing adapters: engine observers, wired in by the server or the app.
+    "observability": {"core", "store", "engine", "errors", "observability"},
     # The dashboard: pages from client calls, never the store or the engine (it reads
     # the types of the history events the client returns).
     "api/ui": {"client", "errors", "api/ui", "core.events"},
@@ -101,6 +114,7 @@ THIRD_PARTY: dict[str, set[str]] = {
     "api/__init__": set(),
     "cli": set(),  # the standard library only: client commands start fast
     "server": {"uvicorn"},
+    "observability": {"prometheus_client"},
     "__init__": set(),
     "__main__": set(),
     "aio": set(),
