@@ -144,6 +144,8 @@ class ServerConfig:
     ui_read_only: bool = False
     tls_cert: str | None = None  # PEM certificate chain; with tls_key: HTTPS and gRPC over TLS
     tls_key: str | None = None
+    metrics: bool = True  # Prometheus metrics at GET /metrics
+    metrics_namespace: str = ""  # the namespace label of Dapr's metrics
 
     @property
     def secrets(self) -> list[str]:
@@ -395,13 +397,26 @@ async def serve(config: ServerConfig) -> None:
     # Workflows and activities no --app registers go to remote workers (Dapr SDK apps
     # on the gRPC port), if any connect.
     hub = WorkerHub() if config.grpc_port else None
-    engine = Engine(store, registry, settings=config.settings, on_commit=feed.publish, remote=hub)
+    metrics = None
+    if config.metrics:
+        from wayline.observability.metrics import PrometheusMetrics  # only when wanted
+
+        metrics = PrometheusMetrics(namespace=config.metrics_namespace)
+    engine = Engine(
+        store,
+        registry,
+        settings=config.settings,
+        on_commit=feed.publish,
+        remote=hub,
+        observer=metrics,
+    )
     client = WorkflowClient(
         store,
         max_payload_bytes=config.max_body_bytes,
         app_id=config.settings.app_id,
         _on_change=engine.notify_turns,
         _feed=feed,
+        _observer=metrics,
     )
     grpc_server = None
     if hub is not None:
@@ -422,6 +437,7 @@ async def serve(config: ServerConfig) -> None:
         ready=lambda: engine_thread.running,
         ui=config.ui,
         ui_read_only=config.ui_read_only,
+        metrics=metrics.exposition if metrics is not None else None,
     )
     server = _Uvicorn(
         uvicorn.Config(
@@ -520,6 +536,8 @@ def config_from_args(args: argparse.Namespace) -> ServerConfig:
         tls_key=args.tls_key or None,
         ui=args.ui,
         ui_read_only=args.ui_read_only,
+        metrics=args.metrics,
+        metrics_namespace=args.metrics_namespace or "",
     )
 
 
