@@ -164,6 +164,7 @@ class PrometheusMetrics(Observer):
         self._lock = threading.Lock()  # hooks run on the engine loop and client threads
         self._engine: Engine | None = None
         self._node_id = ""
+        self._engine_app_id = DEFAULT_APP_ID  # the last engine's, kept once it stops
         self._operations: dict[tuple[str, str], int] = {}
         self._operation_ms: dict[tuple[str, str], _Histogram] = {}
         self._executions: dict[tuple[str, str], int] = {}
@@ -181,16 +182,14 @@ class PrometheusMetrics(Observer):
         self._discarded = 0
         self._pull_lock = threading.Lock()
         self._instances: tuple[float, dict[WorkflowStatus, int]] | None = None
-        self._backlog: tuple[float, Backlog, datetime] | None = None
+        self._backlog: tuple[float, Backlog] | None = None
         self.registry = CollectorRegistry(auto_describe=False)
         self.registry.register(self)
 
     @property
     def app_id(self) -> str:
-        if self._app_id is not None:
-            return self._app_id
-        engine = self._engine
-        return engine.settings.app_id if engine is not None else DEFAULT_APP_ID
+        """The ``app_id`` label: as given, else the engine's."""
+        return self._engine_app_id if self._app_id is None else self._app_id
 
     # ----- hooks (the hot path) ------------------------------------------------------------
 
@@ -198,6 +197,7 @@ class PrometheusMetrics(Observer):
         with self._lock:
             self._engine = engine
             self._node_id = engine.node_id
+            self._engine_app_id = engine.settings.app_id
             self._instances = self._backlog = None
 
     def engine_stopped(self, engine: Engine) -> None:
@@ -502,7 +502,7 @@ class PrometheusMetrics(Observer):
         with self._pull_lock:
             clock = time.monotonic()
             if self._backlog is None or clock - self._backlog[0] >= self._backlog_refresh:
-                self._backlog = (clock, engine.store.backlog(now=now), now)
+                self._backlog = (clock, engine.store.backlog(now=now))
             if self._instances is None or clock - self._instances[0] >= self._instances_refresh:
                 self._instances = (clock, engine.store.count_by_status(InstanceQuery()))
             return self._backlog[1], self._instances[1]
