@@ -1,7 +1,7 @@
 """Wayline and DBOS side by side on this machine, in one invocation.
 
     python bench/run.py [--quick] [--repeat N] [--only serial,concurrent,...]
-                        [--no-write] [--json out.json]
+                        [--no-write] [--json out.json] [--metrics]
 
 Runs every scenario of ``bench/plan.py`` (serial, concurrent, fsync, fanout, long,
 aged, http, postgres, dapr), each measurement in a fresh subprocess, Wayline and
@@ -36,7 +36,16 @@ import document
 import postgres_support
 import report
 import venvs
-from plan import SCENARIO_NAMES, Measurement, Params, Result, Scenario, build, parameters
+from plan import (
+    SCENARIO_NAMES,
+    Measurement,
+    Params,
+    Result,
+    Scenario,
+    Source,
+    build,
+    parameters,
+)
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
@@ -383,6 +392,65 @@ def draw_chart(ctx: Context, table: list[report.Line], title: str) -> str | None
     return PNG.name
 
 
+METRICS_SUFFIX = "+metrics"
+#: The Wayline scenario functions that take ``{"metrics": true}`` (an embedded runtime).
+METRICS_FUNCTIONS = frozenset({"serial", "concurrent", "fanout", "long"})
+
+
+def with_metrics(scenario: Scenario) -> Scenario:
+    """The scenario with a metrics-on twin after each embedded Wayline measurement, so
+    the two alternate as Wayline and DBOS do."""
+    measurements: list[Measurement] = []
+    for m in scenario.measurements:
+        measurements.append(m)
+        if m.script == "wayline" and m.function in METRICS_FUNCTIONS and not m.fsync_probe:
+            measurements.append(
+                dataclasses.replace(
+                    m, variant=m.variant + METRICS_SUFFIX, params={**m.params, "metrics": True}
+                )
+            )
+    return dataclasses.replace(scenario, measurements=measurements)
+
+
+def metrics_overhead(scenarios: list[Scenario], runs: report.Runs) -> str:
+    """Each Wayline figure without and with metrics: medians [min-max] and on/off."""
+    lines = ["metrics overhead (Wayline, metrics off vs on; medians [min-max])"]
+    for scenario in scenarios:
+        for row in scenario.rows:
+            source = row.wayline
+            if source is None or callable(source.key):
+                continue
+            on = dataclasses.replace(source, variant=source.variant + METRICS_SUFFIX)
+            off_figure = report.figure(runs, "wayline", source)
+            on_figure = report.figure(runs, "wayline", on)
+            if off_figure is None or on_figure is None:
+                continue
+            ratio = on_figure.median / off_figure.median if off_figure.median else float("nan")
+            lines.append(
+                f"  {row.label}: off {off_figure.cell(row.unit)}, on {on_figure.cell(row.unit)} "
+                f"{row.unit}; on/off {ratio:.3f}"
+            )
+    for scenario in scenarios:
+        variants = [
+            m.variant
+            for m in scenario.measurements
+            if m.side == "wayline" and m.variant.endswith(METRICS_SUFFIX)
+        ]
+        for variant in variants:
+            base = variant.removesuffix(METRICS_SUFFIX)
+            off_cpu = report.figure(runs, "wayline", Source(scenario.name, base, "cpu_ms_per_step"))
+            on_cpu = report.figure(
+                runs, "wayline", Source(scenario.name, variant, "cpu_ms_per_step")
+            )
+            if off_cpu is None or on_cpu is None:
+                continue
+            lines.append(
+                f"  {scenario.name} {base}: CPU ms/step (all threads) off {off_cpu.cell('ms')}, "
+                f"on {on_cpu.cell('ms')}; on/off {on_cpu.median / off_cpu.median:.3f}"
+            )
+    return "\n".join(lines)
+
+
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="small sizes, 2 repeats")
@@ -392,6 +460,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     )
     parser.add_argument("--no-write", action="store_true", help="do not touch docs/")
     parser.add_argument("--json", type=Path, help="also write every result as JSON here")
+    parser.add_argument(
+        "--metrics",
+        action="store_true",
+        help="also run each embedded Wayline measurement with Prometheus metrics on, right "
+        "after the one without, and print what they cost",
+    )
     args = parser.parse_args(argv)
     args.selected = SCENARIO_NAMES if not args.only else tuple(args.only.split(","))
     unknown = set(args.selected) - set(SCENARIO_NAMES)
@@ -414,6 +488,8 @@ def main(argv: list[str] | None = None) -> None:
         for s in build(params, aged_copy=ctx.aged_copy, pg_database=ctx.pg_database)
         if s.name in args.selected
     ]
+    if args.metrics:
+        scenarios = [with_metrics(s) for s in scenarios]
     began = time.perf_counter()
     runs, errors = run_all(ctx, scenarios, args.repeat, params["aged"]["instances"])
     elapsed = time.perf_counter() - began
@@ -444,6 +520,9 @@ def main(argv: list[str] | None = None) -> None:
         print(
             f"\nwrote {DOC.relative_to(ROOT)}" + (f" and {PNG.relative_to(ROOT)}" if chart else "")
         )
+    if args.metrics:
+        print()
+        print(metrics_overhead(scenarios, runs))
     for note in ctx.notes:
         print(f"note: {note}")
     if args.json:

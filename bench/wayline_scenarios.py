@@ -8,6 +8,8 @@ API), so it keeps working while the engine and store internals change. The
 workload is the one DBOS runs in ``dbos_scenarios.py``: an activity returning
 ``x + 1``, and a workflow calling it ``steps`` times in sequence.
 
+``{"metrics": true}`` (the scenarios that use ``running``) adds Prometheus metrics.
+
 Store parameters (every scenario that opens a store): ``{"store": "sqlite"}`` is
 the default store URL ``sqlite:///<tmp>/wayline.db`` (fsync-durable);
 ``{"store": "sqlite", "sync": "normal"}`` adds ``?synchronous=normal`` (WAL without
@@ -50,10 +52,18 @@ CHAIN_APP = HERE / "apps" / "chain_app.py"
 NORMAL_SUFFIX = "?synchronous=normal"
 
 
-def build_runtime(url: str, clock: StepClock | None = None) -> wayline.WorkflowRuntime:
+def build_runtime(
+    url: str, clock: StepClock | None = None, *, metrics: bool = False
+) -> wayline.WorkflowRuntime:
     """A runtime with the benchmark's workflows: ``chain`` (n sequential ``inc``) and
-    ``fan`` (n parallel ``inc`` joined by ``when_all``)."""
-    runtime = wayline.WorkflowRuntime(store=url)
+    ``fan`` (n parallel ``inc`` joined by ``when_all``); with ``metrics``, Prometheus
+    metrics observe it (``run.py --metrics`` measures what they cost)."""
+    observer = None
+    if metrics:
+        from wayline.observability.metrics import PrometheusMetrics
+
+        observer = PrometheusMetrics()
+    runtime = wayline.WorkflowRuntime(store=url, observer=observer)
 
     @runtime.activity(name="inc")
     def inc(ctx: wayline.WorkflowActivityContext, x: int) -> int:
@@ -95,7 +105,7 @@ def store_url(params: Params) -> Iterator[str]:
 def running(params: Params, clock: StepClock | None = None) -> Iterator[wayline.WorkflowRuntime]:
     with store_url(params) as url:
         try:
-            runtime = build_runtime(url, clock)
+            runtime = build_runtime(url, clock, metrics=bool(params.get("metrics")))
             runtime.start()
         except Exception as exc:
             if url.endswith(NORMAL_SUFFIX):
@@ -103,6 +113,10 @@ def running(params: Params, clock: StepClock | None = None) -> Iterator[wayline.
             raise
         try:
             yield runtime
+            if runtime.observer is not None:  # one scrape, untimed: the metrics work
+                body, _ = runtime.observer.exposition()  # type: ignore[attr-defined]
+                if b"dapr_runtime_workflow_activity_execution_count{" not in body:
+                    raise RuntimeError("the metrics counted no activity")
         finally:
             runtime.shutdown()
 
@@ -135,11 +149,16 @@ def serial(params: Params) -> Result:
         client = runtime.client()
         run_serial(client, params.get("warmup", 0), steps)
         tx_before = write_transactions(runtime)
+        cpu = time.process_time()
         elapsed = run_serial(client, workflows, steps)
+        cpu = time.process_time() - cpu
         tx_after = write_transactions(runtime)
     tx = None if tx_before is None or tx_after is None else tx_after - tx_before
     return {
         "ms_per_step": per_step(elapsed, workflows * steps),
+        # CPU time of the whole process (every thread) per step: what metrics add shows
+        # here even when other load on the machine makes wall-clock figures noisy.
+        "cpu_ms_per_step": per_step(cpu, workflows * steps),
         "workflows_per_s": workflows / elapsed,
         "tx_per_step": None if tx is None else tx / (workflows * steps),
     }
@@ -151,14 +170,19 @@ def concurrent(params: Params) -> Result:
     with running(params) as runtime:
         client = runtime.client()
         run_serial(client, params.get("warmup", 0), steps)
-        began = time.perf_counter()
+        began, cpu = time.perf_counter(), time.process_time()
         ids = [client.start_workflow("chain", input=steps) for _ in range(workflows)]
         for iid in ids:
             state = client.wait_for_workflow_completion(iid, timeout=900)
             if state.output != steps:
                 raise RuntimeError(f"chain {iid} ended {state.runtime_status}")
         elapsed = time.perf_counter() - began
-    return {"steps_per_s": workflows * steps / elapsed, "seconds": elapsed}
+        cpu = time.process_time() - cpu
+    return {
+        "steps_per_s": workflows * steps / elapsed,
+        "seconds": elapsed,
+        "cpu_ms_per_step": per_step(cpu, workflows * steps),
+    }
 
 
 def fanout(params: Params) -> Result:

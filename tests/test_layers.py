@@ -38,7 +38,7 @@ ALLOWED: dict[str, set[str]] = {
         "replay",
         "observability",
     },
-    # Log formatting, metrics and tracing adapters, wired in by the server and the
+    # Log formats, metrics and tracing adapters, wired in by the server and the
     # runtime; log lines are masked by the CLI's one redaction (stdlib only).
     "observability": {"core", "store", "engine", "errors", "observability", "cli.errors"},
     # The dashboard: pages from client calls, never the store or the engine (it reads
@@ -126,7 +126,7 @@ THIRD_PARTY: dict[str, set[str]] = {
     "aio": set(),
     "replay": set(),
     "testing": {"pytest"},  # only its pytest plugin module
-    "observability": {"opentelemetry"},
+    "observability": {"opentelemetry", "prometheus_client"},
 }
 
 

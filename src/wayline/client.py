@@ -655,7 +655,8 @@ class WorkflowClient:
         watching = self._feed.watch(instance_id) if self._feed else contextlib.nullcontext()
         with watching as watch:
             while True:
-                state = self.get_workflow(instance_id)
+                # Not get_workflow: a wait's polls are not get_workflow operations.
+                state = WorkflowState.from_record(self._record(instance_id))
                 if done(state.runtime_status):
                     return state
                 remaining = None if deadline is None else deadline - time.monotonic()

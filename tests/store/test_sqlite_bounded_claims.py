@@ -9,6 +9,7 @@ No timing is involved.
 
 from __future__ import annotations
 
+import re
 import sqlite3
 from collections.abc import Sequence
 from concurrent.futures import Future
@@ -21,10 +22,13 @@ from wayline.core.events import EventRaised, TimerFired, WorkflowStarted, Workfl
 from wayline.core.ids import DEFAULT_APP_ID
 from wayline.store.commands import AppendMessage, ClaimTurns, CreateInstance
 from wayline.store.readiness import (
+    BACKLOG_TASKS_SQL,
+    DUE_TIMERS_SQL,
     MARK_READY_SQL,
     NEXT_READY_SQL,
     NEXT_RUNNABLE_SQL,
     NEXT_TASK_SQL,
+    backlog_turns_sql,
     claim_tasks_sql,
     claim_terminations_sql,
     claim_turns_sql,
@@ -153,6 +157,10 @@ WORK_FINDERS: dict[str, tuple[str, Sequence[Any]]] = {
     "next timer": (NEXT_READY_SQL, (NOW,)),
     "next runnable": (NEXT_RUNNABLE_SQL, (NOW, NOW)),
     "next task": (NEXT_TASK_SQL, ()),
+    # Store.backlog (metrics): what is runnable now, by the same index ranges.
+    "backlog of turns": (backlog_turns_sql(HINT), (NOW, NOW)),
+    "backlog of tasks": (BACKLOG_TASKS_SQL, (NOW,)),
+    "due timers": (DUE_TIMERS_SQL, (NOW,)),
 }
 
 
@@ -194,8 +202,9 @@ def test_finding_work_is_an_index_range_not_a_scan(
     sql, params = WORK_FINDERS[finder]
     plan = _plan(aged, sql, params)
     assert not _scans(plan), plan
-    table = "tasks" if "tasks" in sql else "instances"
-    assert f"INDEX {table}_" in plan, plan
+    table = re.search(r"FROM (\w+)", sql)
+    assert table is not None
+    assert f"INDEX {table.group(1)}_" in plan, plan
 
 
 def test_claiming_terminations_of_any_name_reads_only_queued_terminates(

@@ -280,6 +280,23 @@ def build_parser() -> argparse.ArgumentParser:
         env="WAYLINE_UI",
         help="do not serve the dashboard (env WAYLINE_UI=0)",
     )
+    # Prometheus metrics at GET /metrics (docs/observability.md).
+    _env_flag(
+        serve,
+        "--no-metrics",
+        dest="metrics",
+        value=False,
+        env="WAYLINE_METRICS",
+        help="do not serve Prometheus metrics at /metrics (env WAYLINE_METRICS=0)",
+    )
+    _env_option(
+        serve,
+        "--metrics-namespace",
+        env="NAMESPACE",
+        default="",
+        help="the namespace label of Dapr's workflow metrics (env NAMESPACE, as daprd "
+        "reads it; default empty)",
+    )
     _env_option(
         serve,
         "--app-id",

@@ -34,6 +34,17 @@ class InstanceCache:
     def __init__(self, capacity: int) -> None:
         self._capacity = capacity
         self._entries: OrderedDict[str, CachedInstance] = OrderedDict()
+        #: Turns that ran on a cached instance / had to replay its stored history first
+        #: (statistics for metrics; counted by ``count``).
+        self.hits = 0
+        self.misses = 0
+
+    def count(self, hit: bool) -> None:
+        """Record whether a turn found its instance here (``hit``) or replayed it."""
+        if hit:
+            self.hits += 1
+        else:
+            self.misses += 1
 
     def get(self, record: InstanceRecord) -> CachedInstance | None:
         """The entry if it is current for ``record`` (same execution and version)."""

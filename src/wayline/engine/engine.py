@@ -43,7 +43,7 @@ from wayline.engine.clock import Clock, SystemClock
 from wayline.engine.handoff import Handoff
 from wayline.engine.logs import LogObserver, about, describe_store
 from wayline.engine.nodes import NODE_TTL, NodeDirectory
-from wayline.engine.observer import Observer, Observers
+from wayline.engine.observer import ACTIVITY, TURN, Observer, Observers
 from wayline.engine.remote import WorkerHub, WorkerLostError
 from wayline.engine.settings import EngineSettings, default_node_id
 from wayline.engine.turns import (
@@ -159,6 +159,11 @@ class Engine:
         #: Set once this node is announced (other nodes can see what it runs).
         self.started = asyncio.Event()
 
+    @property
+    def cache(self) -> InstanceCache:
+        """The replay cache (its hit and miss counts are read by metrics)."""
+        return self._cache
+
     # ----- lifecycle ----------------------------------------------------------------------
 
     async def run(self) -> None:
@@ -191,6 +196,7 @@ class Engine:
         self.started.set()
         up_since = time.monotonic()
         self._log_start()
+        self._observer.engine_started(self)
         loops = [
             asyncio.create_task(self._announce_loop(), name="wayline-announce"),
             asyncio.create_task(self._turn_loop(), name="wayline-turns"),
@@ -221,6 +227,7 @@ class Engine:
                 self.store.unwatch_changes(self.notify)
             if self.remote is not None:
                 self.remote.unsubscribe(self._worker_connected)
+            self._observer.engine_stopped(self)
 
     def _log_start(self) -> None:
         """One line with this node's configuration (the store's password masked)."""
@@ -574,6 +581,10 @@ class Engine:
             wanted.claimed(now, complete=len(claimed) < room)
 
     def _start_turn(self, claimed: ClaimedTurn) -> None:
+        if claimed.taken_over_from is not None:
+            self._observer.lease_taken_over(
+                TURN, claimed.instance.instance_id, claimed.taken_over_from
+            )
         task = asyncio.create_task(self._run_turn(claimed))
         self._claimed_turns.add(task)
         task.add_done_callback(self._turn_done)
@@ -835,6 +846,7 @@ class Engine:
         and the cache entry that holds the instance's state after it."""
         iid = instance.instance_id
         if instance.name not in self.registry.workflows:
+            self._cache.count(entry is not None and entry.executor is None)
             if entry is None or entry.executor is not None:
                 history = await self._read(self.store.get_history, iid)
                 propagated = await self._propagated_to(instance, history, turn.new_events)
@@ -854,6 +866,7 @@ class Engine:
                 entry, record=instance, patches=result.patches or entry.patches
             )
             return result, after
+        self._cache.count(entry is not None and entry.executor is not None)
         if entry is None or entry.executor is None:
             history = await self._read(self.store.get_history, iid)
             propagated = await self._propagated_to(instance, history, turn.new_events)
@@ -1037,6 +1050,8 @@ class Engine:
     # ----- activities ---------------------------------------------------------------------
 
     def _start_task(self, task: ClaimedTask) -> None:
+        if task.taken_over_from is not None:
+            self._observer.lease_taken_over(ACTIVITY, task.instance_id, task.taken_over_from)
         if self._draining:
             self._not_started.append(task.key)
             return

@@ -175,3 +175,16 @@ class LogObserver(Observer):
         """Another node redoes the turn."""
         name = self._workflow_name(instance_id) if self._workflow_name else None
         log.warning("%s", why, extra=about(instance_id, name))
+
+    def lease_taken_over(self, kind: str, instance_id: str, previous_owner: str) -> None:
+        """The previous owner died or stalled mid-work: this node redoes it."""
+        name = self._workflow_name(instance_id) if self._workflow_name else None
+        log.warning(
+            "took over the %s lease of workflow instance %r from node %r, whose lease had "
+            "expired (it stopped or stalled mid-%s); this node redoes that work",
+            kind,
+            instance_id,
+            previous_owner,
+            kind,
+            extra=about(instance_id, name),
+        )

@@ -18,7 +18,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterable
 from datetime import datetime
-from typing import Any, Final
+from typing import TYPE_CHECKING, Any, Final
 
 from wayline.core.events import TraceContext
 from wayline.store.types import (
@@ -30,6 +30,9 @@ from wayline.store.types import (
     TurnCommit,
 )
 
+if TYPE_CHECKING:
+    from wayline.engine.engine import Engine
+
 log = logging.getLogger("wayline.engine")
 
 #: Management operations as Dapr's workflow metrics name them (``operation`` label):
@@ -38,6 +41,10 @@ CREATE_WORKFLOW: Final = "create_workflow"
 GET_WORKFLOW: Final = "get_workflow"
 ADD_EVENT: Final = "add_event"
 PURGE_WORKFLOW: Final = "purge_workflow"
+
+#: What a lease is on (``lease_taken_over``'s ``kind``).
+TURN: Final = "turn"
+ACTIVITY: Final = "activity"
 
 
 class Observer:
@@ -99,6 +106,17 @@ class Observer:
 
     def result_discarded(self, task: ClaimedTask) -> None:
         """An activity result found its task gone (taken over, or its instance ended)."""
+
+    def lease_taken_over(self, kind: str, instance_id: str, previous_owner: str) -> None:
+        """This node claimed work (``kind``: ``TURN`` or ``ACTIVITY``) whose lease, held
+        by ``previous_owner``, had expired: that node died or stalled mid-work."""
+
+    def engine_started(self, engine: Engine) -> None:
+        """``engine`` runs: an adapter may keep it to read what is cheap to read when
+        asked (backlogs, replay-cache hits, store transactions, connected workers)."""
+
+    def engine_stopped(self, engine: Engine) -> None:
+        """``engine`` stopped (its store may be closed next)."""
 
 
 class Observers(Observer):
@@ -183,6 +201,15 @@ class Observers(Observer):
 
     def result_discarded(self, task: ClaimedTask) -> None:
         self._each("result_discarded", task)
+
+    def lease_taken_over(self, kind: str, instance_id: str, previous_owner: str) -> None:
+        self._each("lease_taken_over", kind, instance_id, previous_owner)
+
+    def engine_started(self, engine: Engine) -> None:
+        self._each("engine_started", engine)
+
+    def engine_stopped(self, engine: Engine) -> None:
+        self._each("engine_stopped", engine)
 
 
 def guarded(observer: Observer) -> Observer:

@@ -109,6 +109,11 @@ class WorkerHub:
     def has_workers(self) -> bool:
         return bool(self._streams)
 
+    @property
+    def worker_count(self) -> int:
+        """Worker streams connected now."""
+        return len(self._streams)
+
     def connect(self) -> WorkerStream:
         """Register a new worker stream; the engine is woken to claim remote work."""
         stream = WorkerStream(next(self._ids))

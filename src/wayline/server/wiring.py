@@ -45,6 +45,7 @@ from wayline.client import WorkflowClient
 from wayline.core.registry import Registry
 from wayline.engine.engine import Engine
 from wayline.engine.feed import CommitFeed
+from wayline.engine.observer import Observer, Observers
 from wayline.engine.remote import WorkerHub
 from wayline.engine.retention import RetentionPolicy, parse_duration
 from wayline.engine.settings import EngineSettings
@@ -164,6 +165,8 @@ class ServerConfig:
     ui_read_only: bool = False
     tls_cert: str | None = None  # PEM certificate chain; with tls_key: HTTPS and gRPC over TLS
     tls_key: str | None = None
+    metrics: bool = True  # Prometheus metrics at GET /metrics
+    metrics_namespace: str = ""  # the namespace label of Dapr's metrics
 
     @property
     def secrets(self) -> list[str]:
@@ -412,11 +415,20 @@ async def serve(config: ServerConfig) -> None:
     except BaseException:
         http_socket.close()
         raise
-    observer = tracing[0] if tracing else None
     feed = CommitFeed()
     # Workflows and activities no --app registers go to remote workers (Dapr SDK apps
     # on the gRPC port), if any connect.
     hub = WorkerHub() if config.grpc_port else None
+    metrics = None
+    if config.metrics:
+        from wayline.observability.metrics import PrometheusMetrics  # only when wanted
+
+        metrics = PrometheusMetrics(namespace=config.metrics_namespace)
+    # Metrics and traces hear the same engine and client (either may be off).
+    adapters = [a for a in (metrics, tracing[0] if tracing else None) if a is not None]
+    observer: Observer | None = (
+        None if not adapters else adapters[0] if len(adapters) == 1 else Observers(adapters)
+    )
     engine = Engine(
         store,
         registry,
@@ -452,6 +464,7 @@ async def serve(config: ServerConfig) -> None:
         ready=lambda: engine_thread.running,
         ui=config.ui,
         ui_read_only=config.ui_read_only,
+        metrics=metrics.exposition if metrics is not None else None,
     )
     server = _Uvicorn(
         uvicorn.Config(
@@ -571,6 +584,8 @@ def config_from_args(args: argparse.Namespace) -> ServerConfig:
         tls_key=args.tls_key or None,
         ui=args.ui,
         ui_read_only=args.ui_read_only,
+        metrics=args.metrics,
+        metrics_namespace=args.metrics_namespace or "",
     )
 
 

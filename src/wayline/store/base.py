@@ -12,6 +12,7 @@ from wayline.core.ids import DEFAULT_APP_ID
 from wayline.store.commands import WriteCommand
 from wayline.store.types import (
     AppendResult,
+    Backlog,
     ClaimedTask,
     ClaimedTurn,
     CommitOutcome,
@@ -149,6 +150,11 @@ class Store(Protocol):
     def next_task_visible(self) -> datetime | None:
         """When a claim of tasks may next find work: the earliest queued task's time
         (in the past: claimable now) or the earliest lease expiry; None if no tasks."""
+
+    def backlog(self, *, now: datetime) -> Backlog:
+        """What waits at ``now``: runnable turns and tasks, due timers, and since when
+        the oldest of each has waited (metrics). Index ranges of what is runnable, so
+        it costs nothing for finished or waiting instances."""
 
     def active_children(self, instance_id: str) -> list[InstanceRecord]:
         """Children of an instance that have not finished."""

@@ -71,8 +71,10 @@ def claim_turns_sql(name_count: int | None, lock_clause: str = "", index_hint: s
     instance of that name through the name index.
     """
     names = "" if name_count is None else f" AND name IN ({placeholders(name_count)})"
+    # lease_owner is read with the row the lease check reads anyway: a non-NULL one is
+    # an expired lease that this claim takes over (a release or commit clears it).
     return (
-        f"SELECT instance_id FROM instances{index_hint} WHERE ready_at <= ? "
+        f"SELECT instance_id, lease_owner FROM instances{index_hint} WHERE ready_at <= ? "
         f"AND (lease_expires_at IS NULL OR lease_expires_at <= ?) AND app_id = ?{names} "
         f"ORDER BY ready_at LIMIT ?{lock_clause}"
     )
@@ -84,7 +86,7 @@ def claim_terminations_sql(lock_clause: str = "") -> str:
     instance whose workflow (or app) nobody runs (params: now, now, limit). The partial index
     ``inbox_terminations`` holds only queued terminates."""
     return (
-        "SELECT instance_id FROM instances WHERE instance_id IN "
+        "SELECT instance_id, lease_owner FROM instances WHERE instance_id IN "
         "(SELECT instance_id FROM inbox WHERE kind = 'ExecutionTerminated') "
         "AND ready_at <= ? AND (lease_expires_at IS NULL OR lease_expires_at <= ?) "
         f"ORDER BY ready_at LIMIT ?{lock_clause}"
@@ -92,10 +94,11 @@ def claim_terminations_sql(lock_clause: str = "") -> str:
 
 
 def claim_tasks_sql(name_count: int | None, lock_clause: str = "") -> str:
-    """Claimable tasks of one app, earliest first (params: now, app, *names, limit)."""
+    """Claimable tasks of one app, earliest first (params: now, app, *names, limit),
+    with the owner of the expired lease each one had, if any."""
     names = "" if name_count is None else f" AND name IN ({placeholders(name_count)})"
     return (
-        f"SELECT id FROM tasks WHERE visible_at <= ? AND app_id = ?{names} "
+        f"SELECT id, lease_owner FROM tasks WHERE visible_at <= ? AND app_id = ?{names} "
         f"ORDER BY visible_at, id LIMIT ?{lock_clause}"
     )
 
@@ -111,3 +114,19 @@ NEXT_RUNNABLE_SQL = (
 )
 #: The earliest queued task's time or leased task's lease expiry.
 NEXT_TASK_SQL = "SELECT MIN(visible_at) FROM tasks"
+
+# What waits, for metrics (``Store.backlog``): each an index range of what is runnable
+# now, so, like the claims, they cost nothing for finished or waiting instances.
+#: Runnable turns and the earliest ready time among them (params: now, now).
+BACKLOG_TURNS_SQL = (
+    "SELECT COUNT(*), MIN(ready_at) FROM instances{hint} WHERE ready_at <= ? "
+    "AND (lease_expires_at IS NULL OR lease_expires_at <= ?)"
+)
+#: Claimable tasks and the earliest visible time among them (params: now).
+BACKLOG_TASKS_SQL = "SELECT COUNT(*), MIN(visible_at) FROM tasks WHERE visible_at <= ?"
+#: Timers due and not consumed yet (params: now); the partial index ``inbox_timers``.
+DUE_TIMERS_SQL = "SELECT COUNT(*) FROM inbox WHERE kind = 'TimerFired' AND visible_at <= ?"
+
+
+def backlog_turns_sql(index_hint: str = "") -> str:
+    return BACKLOG_TURNS_SQL.format(hint=index_hint)

@@ -61,10 +61,13 @@ from wayline.store.commands import (
 )
 from wayline.store.queries import count_instances, list_instances
 from wayline.store.readiness import (
+    BACKLOG_TASKS_SQL,
+    DUE_TIMERS_SQL,
     MARK_READY_SQL,
     NEXT_READY_SQL,
     NEXT_RUNNABLE_SQL,
     NEXT_TASK_SQL,
+    backlog_turns_sql,
     claim_terminations_sql,
     claim_turns_sql,
     ready_at_sql,
@@ -84,6 +87,7 @@ from wayline.store.rows import (
 )
 from wayline.store.types import (
     AppendResult,
+    Backlog,
     ClaimedTask,
     ClaimedTurn,
     CommitOutcome,
@@ -502,13 +506,15 @@ class SqlStore:
             ),
             (now_us, now_us, command.app_id, *(names or ()), command.limit),
         )
-        ids = [row[0] for row in cur.fetchall()]
-        if len(ids) < command.limit:  # terminates of other names and apps
+        # Each id with the owner of the expired lease it had, if any (see claim_turns_sql).
+        previous = dict(cur.fetchall())
+        if len(previous) < command.limit:  # terminates of other names and apps
             cur.execute(
                 claim_terminations_sql(self.claim_lock_clause), (now_us, now_us, command.limit)
             )
-            ids.extend(row[0] for row in cur.fetchall() if row[0] not in ids)
-            del ids[command.limit :]
+            for instance_id, owner in cur.fetchall():
+                previous.setdefault(instance_id, owner)
+        ids = list(previous)[: command.limit]
         if not ids:
             return []
         marks = placeholders(len(ids))
@@ -537,6 +543,7 @@ class SqlStore:
                 instance=instance_from_row(rows[i]),
                 messages=tuple(messages[i]),
                 lease_token=rows[i][-1],
+                taken_over_from=previous[i],
             )
             for i in ids
         ]
@@ -849,6 +856,23 @@ class SqlStore:
         with self._reading() as cur:
             cur.execute(NEXT_TASK_SQL)
             return from_micros(cur.fetchone()[0])
+
+    def backlog(self, *, now: datetime) -> Backlog:
+        now_us = to_micros(now)
+        with self._reading() as cur:
+            cur.execute(backlog_turns_sql(self.ready_index_hint), (now_us, now_us))
+            turns, oldest_turn = cur.fetchone()
+            cur.execute(BACKLOG_TASKS_SQL, (now_us,))
+            tasks_, oldest_task = cur.fetchone()
+            cur.execute(DUE_TIMERS_SQL, (now_us,))
+            timers = cur.fetchone()[0]
+        return Backlog(
+            runnable_turns=int(turns),
+            runnable_tasks=int(tasks_),
+            due_timers=int(timers),
+            oldest_turn=from_micros(oldest_turn),
+            oldest_task=from_micros(oldest_task),
+        )
 
     def active_children(self, instance_id: str) -> list[InstanceRecord]:
         with self._reading() as cur:

@@ -9,12 +9,12 @@ from typing import Any
 
 from wayline.store.commands import ClaimTasks, ExtendTaskLeases, ReleaseTasks
 from wayline.store.readiness import claim_tasks_sql
-from wayline.store.rows import Cursor, StatementResult, placeholders, to_micros
+from wayline.store.rows import Cursor, StatementResult, from_micros, placeholders, to_micros
 from wayline.store.types import ClaimedTask, NewTask, TurnCommit
 
 _COLUMNS = (
     "id, instance_id, execution_id, task_id, name, input, attempt, task_execution_id, "
-    "propagation, app_id, source_app_id, trace_context"
+    "propagation, app_id, source_app_id, trace_context, created_at"
 )
 
 Statement = Callable[[Cursor, str, Sequence[Any]], StatementResult]
@@ -75,6 +75,7 @@ def _leased(
         app_id=task.app_id,
         source_app_id=task.source_app_id,
         trace_context=task.trace_context,
+        scheduled_at=commit.now,
     )
 
 
@@ -88,7 +89,8 @@ def claim(cur: Cursor, command: ClaimTasks, lock_clause: str = "") -> list[Claim
         claim_tasks_sql(None if names is None else len(names), lock_clause),
         (now_us, command.app_id, *(names or ()), command.limit),
     )
-    keys = [row[0] for row in cur.fetchall()]
+    previous = dict(cur.fetchall())  # id -> the owner of its expired lease, if any
+    keys = list(previous)
     if not keys:
         return []
     marks = placeholders(len(keys))
@@ -99,7 +101,29 @@ def claim(cur: Cursor, command: ClaimTasks, lock_clause: str = "") -> list[Claim
         (command.owner, until_us, until_us, *keys),
     )
     cur.execute(f"SELECT {_COLUMNS} FROM tasks WHERE id IN ({marks}) ORDER BY id", keys)
-    return [ClaimedTask(*row) for row in cur.fetchall()]
+    return [_claimed(row, previous[row[0]]) for row in cur.fetchall()]
+
+
+def _claimed(row: Sequence[Any], taken_over_from: str | None) -> ClaimedTask:
+    """A claimed task from a ``_COLUMNS`` row."""
+    key, instance_id, execution_id, task_id, name, input_, attempt, *rest = row
+    task_execution_id, propagation, app_id, source_app_id, trace_context, created_at = rest
+    return ClaimedTask(
+        key=key,
+        instance_id=instance_id,
+        execution_id=execution_id,
+        task_id=task_id,
+        name=name,
+        input=input_,
+        attempt=attempt,
+        task_execution_id=task_execution_id,
+        propagation=propagation,
+        app_id=app_id,
+        source_app_id=source_app_id,
+        trace_context=trace_context,
+        scheduled_at=from_micros(created_at),
+        taken_over_from=taken_over_from,
+    )
 
 
 def extend_leases(cur: Cursor, command: ExtendTaskLeases) -> None:

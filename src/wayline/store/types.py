@@ -88,6 +88,9 @@ class ClaimedTurn:
     instance: InstanceRecord
     messages: tuple[InboxMessage, ...]
     lease_token: int
+    #: The node whose lease on the instance had expired when this claim took it over
+    #: (a node that died or stalled mid-turn); None when the instance was unleased.
+    taken_over_from: str | None = None
 
 
 @dataclass(frozen=True)
@@ -157,6 +160,11 @@ class ClaimedTask:
     app_id: str = DEFAULT_APP_ID
     source_app_id: str | None = None
     trace_context: str | None = None
+    #: When the turn that scheduled it committed (the task row's creation).
+    scheduled_at: datetime | None = None
+    #: The worker whose lease on the task had expired when this claim took it over;
+    #: None when the task was queued (or leased to this node by its turn's commit).
+    taken_over_from: str | None = None
 
     @property
     def router(self) -> Router:
@@ -239,6 +247,26 @@ class CommitOutcome:
 
 
 TaskResult = TaskCompleted | TaskFailed
+
+
+@dataclass(frozen=True)
+class Backlog:
+    """Work waiting in a store at one moment (``Store.backlog``), for metrics.
+
+    Runnable means claimable now: an unleased (or lease-expired) instance with a
+    message it may consume, a queued (or lease-expired) activity task. Work running
+    under a live lease is not counted.
+    """
+
+    #: Instances with a turn to run now.
+    runnable_turns: int
+    #: Activity tasks waiting for a worker.
+    runnable_tasks: int
+    #: Timers whose time has come, not yet consumed by a turn.
+    due_timers: int
+    #: Since when the longest-waiting runnable turn / task has been runnable (None: none).
+    oldest_turn: datetime | None = None
+    oldest_task: datetime | None = None
 
 
 class AppendResult(StrEnum):

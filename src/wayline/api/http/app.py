@@ -6,13 +6,15 @@ from __future__ import annotations
 import hmac
 import json
 import logging
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from starlette.applications import Starlette
+from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from wayline.api.http.dapr import DaprWorkflowApi, health_routes
@@ -25,6 +27,9 @@ from wayline.errors import WaylineError
 log = logging.getLogger("wayline.api.http")
 
 DEFAULT_MAX_BODY_BYTES = DEFAULT_MAX_PAYLOAD_BYTES
+#: Prometheus metrics (``create_app(metrics=...)``); with an API token, scrapers send it
+#: as ``dapr-api-token`` or as ``Authorization: Bearer <token>``.
+METRICS_PATH = "/metrics"
 # Health stays open with a token configured, as in Dapr.
 _OPEN_PATHS = frozenset(
     {"/v1.0/healthz", "/v1.0/healthz/outbound", "/wayline/v1/healthz", "/wayline/v1/readyz"}
@@ -69,7 +74,13 @@ class Guard:
             return
         ui_path = self.ui and is_ui_path(scope["path"])
         if self.api_token and scope["path"] not in _OPEN_PATHS and not ui_path:
-            given = dict(scope["headers"]).get(b"dapr-api-token", b"")
+            headers = dict(scope["headers"])
+            given = headers.get(b"dapr-api-token", b"")
+            if scope["path"] == METRICS_PATH and not given:
+                # Prometheus sends a token as "Authorization: Bearer ..." (its scrape
+                # config's authorization.credentials), not as a header of our choosing.
+                scheme, _, credentials = headers.get(b"authorization", b"").partition(b" ")
+                given = credentials.strip() if scheme.lower() == b"bearer" else b""
             if not hmac.compare_digest(given, self.api_token):
                 await _send_error(
                     send, 401, "ERR_API_TOKEN", "missing or invalid dapr-api-token header"
@@ -148,6 +159,17 @@ async def _unexpected(request: Request, exc: Exception) -> Response:
     )
 
 
+def _metrics_endpoint(
+    scrape: Callable[[], tuple[bytes, str]],
+) -> Callable[[Request], Awaitable[Response]]:
+    async def metrics(request: Request) -> Response:
+        # A scrape reads the store (backlog, counts): off the event loop.
+        body, content_type = await run_in_threadpool(scrape)
+        return Response(body, headers={"content-type": content_type})
+
+    return metrics
+
+
 class LastResort:
     """Logs an exception that escaped the application instead of letting it reach the
     server, which would drop the keep-alive connection; answers a JSON 500 if no
@@ -185,12 +207,16 @@ def create_app(
     ready: Callable[[], bool] = lambda: True,
     ui: bool = True,
     ui_read_only: bool = False,
+    metrics: Callable[[], tuple[bytes, str]] | None = None,
 ) -> Any:
     """The whole HTTP surface over one client: Dapr routes, Wayline routes, health,
-    and (unless ``ui=False``) the dashboard at ``/ui/``."""
+    (unless ``ui=False``) the dashboard at ``/ui/``, and with ``metrics`` (a scrape:
+    the body and its content type) ``GET /metrics``."""
     dapr = DaprWorkflowApi(client)
     own = WaylineApi(client, ready=ready)
     routes = [*health_routes(), *dapr.routes(), *own.routes()]
+    if metrics is not None:
+        routes.append(Route(METRICS_PATH, _metrics_endpoint(metrics), methods=["GET"]))
     if ui:
         routes += dashboard_routes(client, api_token=api_token, read_only=ui_read_only)
     app = Starlette(
