@@ -137,6 +137,39 @@ def test_suspended_instance_is_claimable_only_by_resume_or_terminate(
     assert events(turn) == [*held, wake]  # every visible message, in arrival order
 
 
+def test_a_claim_sees_every_committed_message_whatever_its_now_but_future_timers(
+    store: Store,
+) -> None:
+    """A claim's ``now`` is read before it runs (and another node's clock may be
+    ahead): a pause, an event and a resume accepted "after" it must still come with the
+    status change the claim sees, or the turn would run the event as if never paused
+    and drop the resume. Only timers (and scheduled starts) wait for their time."""
+    start(store, "a")
+    store.append_message("a", EventRaised(timestamp=at(1), name="early"), now=at(1))
+    waiting = claim_one(store, "a", now=at(1))
+    commit(
+        store,
+        waiting,
+        now=at(1),
+        timers=(TimerFired(timestamp=at(100), timer_id=9, fire_at=at(100)),),
+    )
+    store.append_message("a", EventRaised(timestamp=at(2), name="first"), now=at(2))
+    for seconds, event in (
+        (10, ExecutionSuspended(timestamp=at(10))),
+        (10, EventRaised(timestamp=at(10), name="held")),
+        (11, ExecutionResumed(timestamp=at(11))),
+    ):
+        store.append_message("a", event, now=at(seconds))
+    assert store.get_instance("a").status == WorkflowStatus.RUNNING  # type: ignore[union-attr]
+    stale = claim_one(store, "a", now=at(5))
+    assert kinds(stale) == [
+        "EventRaised",
+        "ExecutionSuspended",
+        "EventRaised",
+        "ExecutionResumed",
+    ]
+
+
 def test_pending_instance_is_claimable_only_by_its_start_or_terminate(store: Store) -> None:
     create(store, "a", start_at=at(100))
     store.append_message("a", EventRaised(timestamp=at(1), name="early"), now=at(1))

@@ -33,6 +33,10 @@ WAKING_KINDS: dict[str, tuple[str, ...]] = {
 }
 _LIVE_STATUSES = (WorkflowStatus.RUNNING.value, *WAKING_KINDS)
 
+#: Inbox messages queued for a later time: a timer's firing, a scheduled start. Every
+#: other kind is due when it is committed.
+DELAYED_KINDS = ("TimerFired", "ExecutionStarted")
+
 
 def statuses_woken_by(kind: str) -> tuple[str, ...]:
     """The statuses in which an inbox message of ``kind`` makes an instance runnable."""

@@ -62,6 +62,7 @@ from wayline.store.commands import (
 from wayline.store.queries import count_instances, list_instances
 from wayline.store.readiness import (
     BACKLOG_TASKS_SQL,
+    DELAYED_KINDS,
     DUE_TIMERS_SQL,
     MARK_READY_SQL,
     NEXT_READY_SQL,
@@ -528,10 +529,16 @@ class SqlStore:
             ids,
         )
         rows = {row[0]: row for row in cur.fetchall()}
+        # Only timers and scheduled starts wait for their time. Everything else is
+        # visible once committed, whatever this claim's ``now``: the claimer read that
+        # time before its claim ran (or its clock is behind the accepting node's), and
+        # a resume whose status change this claim sees must come with its signal, or
+        # the turn would run held events as if never paused and drop the resume.
         cur.execute(
             "SELECT id, instance_id, execution_id, event FROM inbox "
-            f"WHERE instance_id IN ({marks}) AND visible_at <= ? ORDER BY id",
-            (*ids, now_us),
+            f"WHERE instance_id IN ({marks}) AND (visible_at <= ? OR kind NOT IN "
+            f"({placeholders(len(DELAYED_KINDS))})) ORDER BY id",
+            (*ids, now_us, *DELAYED_KINDS),
         )
         messages: dict[str, list[InboxMessage]] = {i: [] for i in ids}
         for msg_id, instance_id, execution_id, event in cur.fetchall():
