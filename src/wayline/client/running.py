@@ -19,6 +19,8 @@ from wayline.store import Store
 
 @dataclass(frozen=True)
 class RunningRuntime:
+    """What a running runtime lends a client made without a store."""
+
     store: Store
     clock: Clock | None
     on_change: Callable[[], None]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, TypeVar
@@ -131,10 +132,20 @@ class WorkflowFailedError(Exception):
 
 @dataclass(frozen=True)
 class WorkflowPage:
-    """One page of ``list_workflows``; pass ``continuation_token`` to get the next."""
+    """One page of ``list_workflows``; pass ``continuation_token`` to get the next.
+
+    Iterating the page (``for state in page``) iterates ``workflows``, and
+    ``len(page)`` is how many it holds (so an empty page is falsy).
+    """
 
     workflows: list[WorkflowState] = field(default_factory=list)
     continuation_token: str | None = None
+
+    def __iter__(self) -> Iterator[WorkflowState]:
+        return iter(self.workflows)
+
+    def __len__(self) -> int:
+        return len(self.workflows)
 
 
 @dataclass(frozen=True)

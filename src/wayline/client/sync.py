@@ -63,7 +63,7 @@ from wayline.errors import (
 )
 from wayline.store import Store, open_store
 from wayline.store.commands import StartRerun
-from wayline.store.types import AppendResult, InstanceRecord, NewInstance
+from wayline.store.types import AppendResult, InstanceQuery, InstanceRecord, NewInstance
 
 # The package's name, not this module's: log configurations and tests select it.
 log = logging.getLogger("wayline.client")
@@ -433,33 +433,75 @@ class WorkflowClient:
         """
         if page_size < 1:
             raise ValueError("page_size must be at least 1")
-        query = replace(
-            instance_query(
-                status,
-                name,
-                created_after,
-                created_before,
-                completed_after,
-                completed_before,
-                parent_instance_id,
-                instance_id_prefix,
-            ),
+        query = instance_query(
+            status,
+            name,
+            created_after,
+            created_before,
+            completed_after,
+            completed_before,
+            parent_instance_id,
+            instance_id_prefix,
+        )
+        return self._page(query, page_size, continuation_token, sort, descending)
+
+    def iter_workflows(
+        self,
+        *,
+        status: str | WorkflowStatus | Collection[str | WorkflowStatus] | None = None,
+        name: str | None = None,
+        created_after: datetime | None = None,
+        created_before: datetime | None = None,
+        completed_after: datetime | None = None,
+        completed_before: datetime | None = None,
+        parent_instance_id: str | None = None,
+        instance_id_prefix: str | None = None,
+        page_size: int = 100,
+        sort: str = "created",
+        descending: bool = True,
+    ) -> Iterator[WorkflowState]:
+        """Every instance matching the filters of :meth:`list_workflows`, across all pages."""
+        if page_size < 1:
+            raise ValueError("page_size must be at least 1")
+        query = instance_query(
+            status,
+            name,
+            created_after,
+            created_before,
+            completed_after,
+            completed_before,
+            parent_instance_id,
+            instance_id_prefix,
+        )
+        yield from self._all(query, page_size, sort, descending)
+
+    def _page(
+        self,
+        query: InstanceQuery,
+        page_size: int,
+        continuation_token: str | None,
+        sort: str,
+        descending: bool,
+    ) -> WorkflowPage:
+        paged = replace(
+            query,
             page_size=page_size,
             continuation_token=continuation_token,
             sort=sort_order(sort),
             descending=descending,
         )
-        page = self._store.list_instances(query)
+        page = self._store.list_instances(paged)
         return WorkflowPage(
             workflows=[WorkflowState.from_record(r) for r in page.instances],
             continuation_token=page.continuation_token,
         )
 
-    def iter_workflows(self, **filters: Any) -> Iterator[WorkflowState]:
-        """Every instance matching ``list_workflows`` filters, across all pages."""
+    def _all(
+        self, query: InstanceQuery, page_size: int, sort: str, descending: bool
+    ) -> Iterator[WorkflowState]:
         token = None
         while True:
-            page = self.list_workflows(**filters, continuation_token=token)
+            page = self._page(query, page_size, token, sort, descending)
             yield from page.workflows
             token = page.continuation_token
             if token is None:
@@ -538,11 +580,18 @@ class WorkflowClient:
         recursive: bool = True,
         force: bool = False,
         progress: Callable[[int], None] | None = None,
-        **filters: Any,
+        status: str | WorkflowStatus | Collection[str | WorkflowStatus] | None = None,
+        name: str | None = None,
+        created_after: datetime | None = None,
+        created_before: datetime | None = None,
+        completed_after: datetime | None = None,
+        completed_before: datetime | None = None,
+        parent_instance_id: str | None = None,
+        instance_id_prefix: str | None = None,
     ) -> BulkResult:
         """Apply ``terminate``, ``pause``, ``resume`` or ``purge`` to many instances.
 
-        The instances are those matching ``filters`` (those of :meth:`list_workflows`,
+        The instances are those matching the filters (those of :meth:`list_workflows`,
         without paging) or, instead, the given ``instance_ids``. An instance that
         refuses (e.g. purging a running one) is reported in ``failed`` and does not
         stop the rest; one that is gone meanwhile (purged with its parent) is
@@ -554,7 +603,17 @@ class WorkflowClient:
             raise InvalidArgumentError(
                 f"unknown bulk operation {operation!r}; use one of {BULK_OPERATIONS}"
             )
-        if instance_ids is not None and filters:
+        filters = (
+            status,
+            name,
+            created_after,
+            created_before,
+            completed_after,
+            completed_before,
+            parent_instance_id,
+            instance_id_prefix,
+        )
+        if instance_ids is not None and any(f is not None for f in filters):
             raise InvalidArgumentError("give instance_ids or filters, not both")
         actions: dict[str, Callable[[str], int | None]] = {
             "terminate": lambda iid: self.terminate_workflow(iid, recursive=recursive),
@@ -569,7 +628,10 @@ class WorkflowClient:
         ids = (
             list(instance_ids)
             if instance_ids is not None
-            else [state.instance_id for state in self.iter_workflows(page_size=500, **filters)]
+            else [
+                state.instance_id
+                for state in self._all(instance_query(*filters), 500, "created", True)
+            ]
         )
         for instance_id in ids:
             try:
