@@ -15,7 +15,7 @@ ALLOWED: dict[str, set[str]] = {
     "core": {"core", "errors"},
     "store": {"core", "store", "errors"},
     "engine": {"core", "store", "engine", "errors"},
-    "client": {"core", "store", "engine", "errors"},
+    "client": {"core", "store", "engine", "client", "errors"},
     "runtime": {"core", "store", "engine", "client", "errors"},
     "_proto": {"_proto"},  # generated protobuf messages; only the gRPC layer uses them
     # HTTP <-> client calls, nothing more.

@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 if TYPE_CHECKING:
     from wayline.client import (
         AsyncWorkflowClient,
+        BulkResult,
         WorkflowClient,
         WorkflowFailedError,
         WorkflowPage,
@@ -33,7 +34,7 @@ if TYPE_CHECKING:
     from wayline.core.activity import WorkflowActivityContext
     from wayline.core.asyncloop import NonDeterministicAwaitError
     from wayline.core.context import WorkflowContext
-    from wayline.core.events import FailureDetails, WorkflowStatus
+    from wayline.core.events import FailureDetails, HistoryEvent, WorkflowStatus
     from wayline.core.propagation import (
         PropagatedHistory,
         PropagationNotFoundError,
@@ -63,6 +64,7 @@ if TYPE_CHECKING:
 # a blink without loading the engine, the store or the servers.
 _LAZY: dict[str, tuple[str, str]] = {
     "AsyncWorkflowClient": ("wayline.client", "AsyncWorkflowClient"),
+    "BulkResult": ("wayline.client", "BulkResult"),
     "WorkflowClient": ("wayline.client", "WorkflowClient"),
     "DaprWorkflowClient": ("wayline.client", "WorkflowClient"),
     "WorkflowFailedError": ("wayline.client", "WorkflowFailedError"),
@@ -72,6 +74,7 @@ _LAZY: dict[str, tuple[str, str]] = {
     "WorkflowContext": ("wayline.core.context", "WorkflowContext"),
     "DaprWorkflowContext": ("wayline.core.context", "WorkflowContext"),
     "FailureDetails": ("wayline.core.events", "FailureDetails"),
+    "HistoryEvent": ("wayline.core.events", "HistoryEvent"),
     "WorkflowStatus": ("wayline.core.events", "WorkflowStatus"),
     "PropagatedHistory": ("wayline.core.propagation", "PropagatedHistory"),
     "PropagationNotFoundError": ("wayline.core.propagation", "PropagationNotFoundError"),
@@ -125,10 +128,12 @@ __version__ = "0.1.0"
 
 __all__ = [
     "AsyncWorkflowClient",
+    "BulkResult",
     "DaprWorkflowClient",
     "DaprWorkflowContext",
     "EngineSettings",
     "FailureDetails",
+    "HistoryEvent",
     "ManualClock",
     "NonDeterminismError",
     "NonDeterministicAwaitError",

@@ -1,34 +1,31 @@
-"""The management API: start, inspect, signal and clean up workflow instances.
+"""``WorkflowClient``: start, inspect, signal and clean up workflow instances.
 
-Used by Python callers directly and by every server surface (HTTP, gRPC, CLI).
 Works from any process that can open the store; when created by a running
-``WorkflowRuntime`` it also wakes that runtime's engine at once.
+``WorkflowRuntime`` (or made without a store while one runs) it also wakes that
+runtime's engine at once.
 """
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
-import json
 import logging
-import threading
 import time
 from collections.abc import Callable, Collection, Iterator
 from contextlib import AbstractContextManager
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from datetime import datetime
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
+from wayline.client.arguments import dapr_timeout, instance_query, sort_order, utc
+from wayline.client.running import the_running_runtime
+from wayline.client.state import BULK_OPERATIONS, BulkResult, WorkflowPage, WorkflowState
 from wayline.core import serde, typed
-from wayline.core.codec import event_to_dict
-from wayline.core.context import as_utc
 from wayline.core.events import (
     EventRaised,
     ExecutionResumed,
     ExecutionSuspended,
     ExecutionTerminated,
-    FailureDetails,
     HistoryEvent,
     TraceContext,
     WorkflowStatus,
@@ -66,274 +63,12 @@ from wayline.errors import (
 )
 from wayline.store import Store, open_store
 from wayline.store.commands import StartRerun
-from wayline.store.types import (
-    AppendResult,
-    InstanceQuery,
-    InstanceRecord,
-    InstanceSort,
-    NewInstance,
-)
+from wayline.store.types import AppendResult, InstanceQuery, InstanceRecord, NewInstance
 
+# The package's name, not this module's: log configurations and tests select it.
 log = logging.getLogger("wayline.client")
 
 DEFAULT_MAX_PAYLOAD_BYTES = serde.MAX_PAYLOAD_BYTES
-
-T = TypeVar("T")
-
-# What the API layers (HTTP, gRPC, dashboard) use of the kernel, through the client:
-# the payload rules, statuses, and events as the JSON export shows them.
-RawPayload = serde.RawPayload
-parse_json_payload = serde.loads
-__all__ = [
-    "BULK_OPERATIONS",
-    "DEFAULT_MAX_PAYLOAD_BYTES",
-    "AsyncWorkflowClient",
-    "BulkResult",
-    "RawPayload",
-    "WorkflowClient",
-    "WorkflowFailedError",
-    "WorkflowPage",
-    "WorkflowState",
-    "WorkflowStatus",
-    "event_to_dict",
-    "parse_json_payload",
-]
-
-
-@dataclass(frozen=True)
-class WorkflowState:
-    """A snapshot of one instance, as ``dapr-ext-workflow``'s ``WorkflowState``.
-
-    ``runtime_status`` is a ``WorkflowStatus`` that compares equal to Dapr's status
-    strings (``state.runtime_status == "RUNNING"``). Payloads are the stored JSON
-    text; ``input``, ``output`` and ``custom_status`` give them decoded.
-    """
-
-    instance_id: str
-    name: str
-    runtime_status: WorkflowStatus
-    created_at: datetime
-    last_updated_at: datetime
-    serialized_input: str | None = None
-    serialized_output: str | None = None
-    serialized_custom_status: str | None = None
-    failure_details: FailureDetails | None = None
-    completed_at: datetime | None = None
-    parent_instance_id: str | None = None
-    scheduled_start_at: datetime | None = None
-    #: The app whose nodes run it (multi-app workflows).
-    app_id: str = DEFAULT_APP_ID
-    #: 1, plus one for every continue-as-new; the history is the current generation's.
-    generation: int = 1
-
-    @classmethod
-    def from_record(cls, record: InstanceRecord) -> WorkflowState:
-        return cls(
-            instance_id=record.instance_id,
-            name=record.name,
-            runtime_status=record.status,
-            created_at=record.created_at,
-            last_updated_at=record.last_updated_at,
-            serialized_input=record.input,
-            serialized_output=record.output,
-            serialized_custom_status=record.custom_status,
-            failure_details=record.failure,
-            completed_at=record.completed_at,
-            parent_instance_id=record.parent_instance_id,
-            scheduled_start_at=record.scheduled_start_at,
-            app_id=record.app_id,
-            generation=record.generation,
-        )
-
-    @property
-    def input(self) -> Any:
-        return serde.loads_lenient(self.serialized_input)
-
-    @property
-    def output(self) -> Any:
-        return serde.loads_lenient(self.serialized_output)
-
-    @property
-    def custom_status(self) -> Any:
-        return serde.loads_lenient(self.serialized_custom_status)
-
-    def input_as(self, type_: type[T]) -> T:
-        """The input decoded into ``type_`` (a dataclass, enum, pydantic model, ...);
-        ``PayloadTypeError`` if it does not fit."""
-        return typed.convert(self.input, type_, "input")  # type: ignore[no-any-return]
-
-    def output_as(self, type_: type[T]) -> T:
-        """The output decoded into ``type_``; ``PayloadTypeError`` if it does not fit."""
-        return typed.convert(self.output, type_, "output")  # type: ignore[no-any-return]
-
-    def custom_status_as(self, type_: type[T]) -> T:
-        """The custom status decoded into ``type_``."""
-        return typed.convert(self.custom_status, type_, "custom status")  # type: ignore[no-any-return]
-
-    def raise_if_failed(self) -> None:
-        """Raise ``WorkflowFailedError`` if the instance FAILED."""
-        if self.runtime_status == WorkflowStatus.FAILED:
-            raise WorkflowFailedError(self)
-
-    def to_json(self) -> dict[str, Any]:
-        """A JSON-compatible dict of every field."""
-        failure = self.failure_details
-        return {
-            "instance_id": self.instance_id,
-            "name": self.name,
-            "runtime_status": self.runtime_status.value,
-            "created_at": self.created_at.isoformat(),
-            "last_updated_at": self.last_updated_at.isoformat(),
-            "completed_at": self.completed_at.isoformat() if self.completed_at else None,
-            "serialized_input": self.serialized_input,
-            "serialized_output": self.serialized_output,
-            "serialized_custom_status": self.serialized_custom_status,
-            "failure_details": None
-            if failure is None
-            else {
-                "message": failure.message,
-                "error_type": failure.error_type,
-                "stack_trace": failure.stack_trace,
-            },
-            "parent_instance_id": self.parent_instance_id,
-            "app_id": self.app_id,
-            "generation": self.generation,
-        }
-
-    def __str__(self) -> str:
-        return json.dumps(self.to_json(), indent=2)
-
-
-class WorkflowFailedError(Exception):
-    """Raised by ``WorkflowState.raise_if_failed`` for a FAILED instance."""
-
-    def __init__(self, state: WorkflowState) -> None:
-        details = state.failure_details
-        reason = f"{details.error_type}: {details.message}" if details else "unknown error"
-        super().__init__(f"workflow instance '{state.instance_id}' failed: {reason}")
-        self.state = state
-
-
-@dataclass(frozen=True)
-class WorkflowPage:
-    """One page of ``list_workflows``; pass ``continuation_token`` to get the next."""
-
-    workflows: list[WorkflowState] = field(default_factory=list)
-    continuation_token: str | None = None
-
-
-@dataclass(frozen=True)
-class BulkResult:
-    """Outcome of a bulk operation: how many instances it affected, and the refusals."""
-
-    operation: str
-    affected: int = 0
-    failed: dict[str, str] = field(default_factory=dict)
-
-
-BULK_OPERATIONS = ("terminate", "pause", "resume", "purge")
-
-
-def _statuses(
-    status: str | WorkflowStatus | Collection[str | WorkflowStatus] | None,
-) -> list[WorkflowStatus] | None:
-    if status is None:
-        return None
-    items = [status] if isinstance(status, str) else list(status)
-    try:
-        return [WorkflowStatus(str(s).upper()) for s in items]
-    except ValueError as exc:
-        known = ", ".join(s.value for s in WorkflowStatus)
-        raise InvalidArgumentError(
-            f"unknown runtime status in {items!r}; use one of {known}"
-        ) from exc
-
-
-def _utc(moment: datetime | None, name: str) -> datetime | None:
-    """``moment`` in UTC; a time UTC cannot hold (year 9999 at -23:59) is refused."""
-    if moment is None:
-        return None
-    try:
-        return as_utc(moment)
-    except OverflowError as exc:
-        raise InvalidArgumentError(
-            f"{name} {moment.isoformat()} is out of range once converted to UTC; give a "
-            "time between years 1 and 9999 in UTC"
-        ) from exc
-
-
-def _sort(sort: str | InstanceSort) -> InstanceSort:
-    try:
-        return InstanceSort(str(sort).lower())
-    except ValueError as exc:
-        known = ", ".join(s.value for s in InstanceSort)
-        raise InvalidArgumentError(f"unknown sort {sort!r}; use one of {known}") from exc
-
-
-def _dapr_timeout(timeout: float | None, timeout_in_seconds: float | None) -> float | None:
-    """``timeout`` or Dapr's ``timeout_in_seconds`` (where 0 means no limit)."""
-    if timeout_in_seconds is None:
-        return timeout
-    if timeout is not None:
-        raise TypeError("pass either timeout or timeout_in_seconds, not both")
-    return timeout_in_seconds or None
-
-
-@dataclass(frozen=True)
-class _RunningRuntime:
-    store: Store
-    clock: Clock | None
-    on_change: Callable[[], None]
-    feed: CommitFeed
-    app_id: str
-    observer: Observer | None = None
-
-
-# The workflow runtimes running in this process, so that a client made without a
-# store (``DaprWorkflowClient()``, as Dapr code does) reaches the runtime's store
-# instead of silently opening the default one, where nothing would ever run.
-_running_runtimes: dict[int, _RunningRuntime] = {}
-_running_lock = threading.Lock()
-
-
-def register_running_runtime(
-    key: int,
-    store: Store,
-    clock: Clock | None,
-    on_change: Callable[[], None],
-    feed: CommitFeed,
-    app_id: str,
-    observer: Observer | None = None,
-) -> None:
-    """Called by ``WorkflowRuntime`` when it starts (``unregister_...`` when it stops)."""
-    with _running_lock:
-        _running_runtimes[key] = _RunningRuntime(store, clock, on_change, feed, app_id, observer)
-
-
-def unregister_running_runtime(key: int) -> None:
-    with _running_lock:
-        _running_runtimes.pop(key, None)
-
-
-def _the_running_runtime(app_id: str | None) -> _RunningRuntime | None:
-    with _running_lock:
-        running = [r for r in _running_runtimes.values() if app_id in (None, r.app_id)]
-    # Stores of one database (several runtimes on one file) are the same to a client.
-    databases = {
-        getattr(r.store, "url", None) or getattr(r.store, "path", id(r.store)) for r in running
-    }
-    if len(databases) > 1:
-        raise ValueError(
-            f"{len(running)} workflow runtimes on different stores run in this process: "
-            "pass store=... (or use runtime.client()) to say which one this client manages"
-        )
-    if len({r.app_id for r in running}) > 1:
-        raise ValueError(
-            f"workflow runtimes of {len({r.app_id for r in running})} apps run in this "
-            "process: pass app_id=... (or use runtime.client()) to say which app this "
-            "client starts workflows in"
-        )
-    return running[0] if running else None
 
 
 class WorkflowClient:
@@ -364,7 +99,7 @@ class WorkflowClient:
         _observer: Observer | None = None,
     ) -> None:
         del host, port, logger_options  # DaprWorkflowClient's sidecar address: no sidecar here
-        running = _the_running_runtime(app_id) if store is None else None
+        running = the_running_runtime(app_id) if store is None else None
         if running is not None:
             store, clock, app_id = running.store, clock or running.clock, running.app_id
             _on_change, _feed = _on_change or running.on_change, _feed or running.feed
@@ -483,7 +218,7 @@ class WorkflowClient:
             name=name,
             execution_id=new_execution_id(),
             input=encoded,
-            start_at=_utc(start_at, "start_at"),
+            start_at=utc(start_at, "start_at"),
             app_id=self._app_id,
         )
         now = self._clock.now()
@@ -622,7 +357,7 @@ class WorkflowClient:
         ``DaprWorkflowClient`` spellings, accepted so ported code runs as is.
         """
         del fetch_payloads  # payloads are always included
-        limit = _dapr_timeout(timeout, timeout_in_seconds)
+        limit = dapr_timeout(timeout, timeout_in_seconds)
         return self._wait(instance_id, lambda s: s != WorkflowStatus.PENDING, limit)
 
     def wait_for_workflow_completion(
@@ -639,7 +374,7 @@ class WorkflowClient:
         ``DaprWorkflowClient`` spellings, accepted so ported code runs as is.
         """
         del fetch_payloads
-        limit = _dapr_timeout(timeout, timeout_in_seconds)
+        limit = dapr_timeout(timeout, timeout_in_seconds)
         return self._wait(instance_id, lambda s: s.is_terminal, limit)
 
     def _wait(
@@ -698,33 +433,75 @@ class WorkflowClient:
         """
         if page_size < 1:
             raise ValueError("page_size must be at least 1")
-        query = replace(
-            self._query(
-                status,
-                name,
-                created_after,
-                created_before,
-                completed_after,
-                completed_before,
-                parent_instance_id,
-                instance_id_prefix,
-            ),
+        query = instance_query(
+            status,
+            name,
+            created_after,
+            created_before,
+            completed_after,
+            completed_before,
+            parent_instance_id,
+            instance_id_prefix,
+        )
+        return self._page(query, page_size, continuation_token, sort, descending)
+
+    def iter_workflows(
+        self,
+        *,
+        status: str | WorkflowStatus | Collection[str | WorkflowStatus] | None = None,
+        name: str | None = None,
+        created_after: datetime | None = None,
+        created_before: datetime | None = None,
+        completed_after: datetime | None = None,
+        completed_before: datetime | None = None,
+        parent_instance_id: str | None = None,
+        instance_id_prefix: str | None = None,
+        page_size: int = 100,
+        sort: str = "created",
+        descending: bool = True,
+    ) -> Iterator[WorkflowState]:
+        """Every instance matching the filters of :meth:`list_workflows`, across all pages."""
+        if page_size < 1:
+            raise ValueError("page_size must be at least 1")
+        query = instance_query(
+            status,
+            name,
+            created_after,
+            created_before,
+            completed_after,
+            completed_before,
+            parent_instance_id,
+            instance_id_prefix,
+        )
+        yield from self._all(query, page_size, sort, descending)
+
+    def _page(
+        self,
+        query: InstanceQuery,
+        page_size: int,
+        continuation_token: str | None,
+        sort: str,
+        descending: bool,
+    ) -> WorkflowPage:
+        paged = replace(
+            query,
             page_size=page_size,
             continuation_token=continuation_token,
-            sort=_sort(sort),
+            sort=sort_order(sort),
             descending=descending,
         )
-        page = self._store.list_instances(query)
+        page = self._store.list_instances(paged)
         return WorkflowPage(
             workflows=[WorkflowState.from_record(r) for r in page.instances],
             continuation_token=page.continuation_token,
         )
 
-    def iter_workflows(self, **filters: Any) -> Iterator[WorkflowState]:
-        """Every instance matching ``list_workflows`` filters, across all pages."""
+    def _all(
+        self, query: InstanceQuery, page_size: int, sort: str, descending: bool
+    ) -> Iterator[WorkflowState]:
         token = None
         while True:
-            page = self.list_workflows(**filters, continuation_token=token)
+            page = self._page(query, page_size, token, sort, descending)
             yield from page.workflows
             token = page.continuation_token
             if token is None:
@@ -744,7 +521,7 @@ class WorkflowClient:
     ) -> int:
         """How many instances match the filters (those of :meth:`list_workflows`)."""
         return self._store.count_instances(
-            self._query(
+            instance_query(
                 status,
                 name,
                 created_after,
@@ -772,7 +549,7 @@ class WorkflowClient:
         Statuses without instances are absent.
         """
         return self._store.count_by_status(
-            self._query(
+            instance_query(
                 None,
                 name,
                 created_after,
@@ -795,28 +572,6 @@ class WorkflowClient:
         """Workflow names that have instances or that a live node registers, sorted."""
         return self._store.workflow_names(now=self._clock.now(), limit=limit)
 
-    @staticmethod
-    def _query(
-        status: str | WorkflowStatus | Collection[str | WorkflowStatus] | None,
-        name: str | None,
-        created_after: datetime | None,
-        created_before: datetime | None,
-        completed_after: datetime | None,
-        completed_before: datetime | None,
-        parent_instance_id: str | None,
-        instance_id_prefix: str | None,
-    ) -> InstanceQuery:
-        return InstanceQuery(
-            statuses=_statuses(status),
-            name=name,
-            created_from=_utc(created_after, "created_after"),
-            created_to=_utc(created_before, "created_before"),
-            completed_from=_utc(completed_after, "completed_after"),
-            completed_to=_utc(completed_before, "completed_before"),
-            parent_instance_id=parent_instance_id,
-            instance_id_prefix=instance_id_prefix or None,
-        )
-
     def bulk(
         self,
         operation: str,
@@ -825,11 +580,18 @@ class WorkflowClient:
         recursive: bool = True,
         force: bool = False,
         progress: Callable[[int], None] | None = None,
-        **filters: Any,
+        status: str | WorkflowStatus | Collection[str | WorkflowStatus] | None = None,
+        name: str | None = None,
+        created_after: datetime | None = None,
+        created_before: datetime | None = None,
+        completed_after: datetime | None = None,
+        completed_before: datetime | None = None,
+        parent_instance_id: str | None = None,
+        instance_id_prefix: str | None = None,
     ) -> BulkResult:
         """Apply ``terminate``, ``pause``, ``resume`` or ``purge`` to many instances.
 
-        The instances are those matching ``filters`` (those of :meth:`list_workflows`,
+        The instances are those matching the filters (those of :meth:`list_workflows`,
         without paging) or, instead, the given ``instance_ids``. An instance that
         refuses (e.g. purging a running one) is reported in ``failed`` and does not
         stop the rest; one that is gone meanwhile (purged with its parent) is
@@ -841,7 +603,17 @@ class WorkflowClient:
             raise InvalidArgumentError(
                 f"unknown bulk operation {operation!r}; use one of {BULK_OPERATIONS}"
             )
-        if instance_ids is not None and filters:
+        filters = (
+            status,
+            name,
+            created_after,
+            created_before,
+            completed_after,
+            completed_before,
+            parent_instance_id,
+            instance_id_prefix,
+        )
+        if instance_ids is not None and any(f is not None for f in filters):
             raise InvalidArgumentError("give instance_ids or filters, not both")
         actions: dict[str, Callable[[str], int | None]] = {
             "terminate": lambda iid: self.terminate_workflow(iid, recursive=recursive),
@@ -856,7 +628,10 @@ class WorkflowClient:
         ids = (
             list(instance_ids)
             if instance_ids is not None
-            else [state.instance_id for state in self.iter_workflows(page_size=500, **filters)]
+            else [
+                state.instance_id
+                for state in self._all(instance_query(*filters), 500, "created", True)
+            ]
         )
         for instance_id in ids:
             try:
@@ -925,115 +700,3 @@ def _observing(observer: Observer, operation: str, instance_id: str | None) -> I
         ok = True
     finally:
         observer.operation(operation, instance_id, ok=ok, seconds=time.perf_counter() - started)
-
-
-class AsyncWorkflowClient:
-    """The asyncio twin of :class:`WorkflowClient`: same methods, awaitable.
-
-    Store calls run in a worker thread, so the event loop never blocks on I/O.
-    """
-
-    def __init__(
-        self,
-        store: str | Path | Store | None = None,
-        *,
-        clock: Clock | None = None,
-        max_payload_bytes: int = DEFAULT_MAX_PAYLOAD_BYTES,
-        sync_client: WorkflowClient | None = None,
-        host: str | None = None,
-        port: str | int | None = None,
-        logger_options: Any = None,
-        app_id: str | None = None,
-    ) -> None:
-        del host, port, logger_options  # dapr.ext.workflow.aio's sidecar address: no sidecar
-        self._sync = sync_client or WorkflowClient(
-            store, clock=clock, max_payload_bytes=max_payload_bytes, app_id=app_id
-        )
-
-    async def _call(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
-        return await asyncio.to_thread(fn, *args, **kwargs)
-
-    async def start_workflow(self, workflow: Callable[..., Any] | str, **kw: Any) -> str:
-        return await self._call(self._sync.start_workflow, workflow, **kw)  # type: ignore[no-any-return]
-
-    async def get_workflow(self, instance_id: str) -> WorkflowState:
-        return await self._call(self._sync.get_workflow, instance_id)  # type: ignore[no-any-return]
-
-    async def terminate_workflow(self, instance_id: str, **kw: Any) -> None:
-        await self._call(self._sync.terminate_workflow, instance_id, **kw)
-
-    async def raise_event(self, instance_id: str, event_name: str, data: Any = None) -> None:
-        await self._call(self._sync.raise_event, instance_id, event_name, data)
-
-    async def pause_workflow(self, instance_id: str) -> None:
-        await self._call(self._sync.pause_workflow, instance_id)
-
-    async def resume_workflow(self, instance_id: str) -> None:
-        await self._call(self._sync.resume_workflow, instance_id)
-
-    async def rerun_workflow_from_event(
-        self, source_instance_id: str, event_id: int, **options: Any
-    ) -> str:
-        return await self._call(  # type: ignore[no-any-return]
-            self._sync.rerun_workflow_from_event, source_instance_id, event_id, **options
-        )
-
-    async def purge_workflow(
-        self, instance_id: str, recursive: bool = True, *, force: bool = False
-    ) -> int:
-        return await self._call(  # type: ignore[no-any-return]
-            self._sync.purge_workflow, instance_id, recursive=recursive, force=force
-        )
-
-    async def wait_for_workflow_start(
-        self,
-        instance_id: str,
-        *,
-        timeout: float | None = None,
-        fetch_payloads: bool = False,
-        timeout_in_seconds: float | None = None,
-    ) -> WorkflowState:
-        limit = _dapr_timeout(timeout, timeout_in_seconds)
-        return await self._call(  # type: ignore[no-any-return]
-            self._sync.wait_for_workflow_start, instance_id, timeout=limit
-        )
-
-    async def wait_for_workflow_completion(
-        self,
-        instance_id: str,
-        *,
-        timeout: float | None = None,
-        fetch_payloads: bool = True,
-        timeout_in_seconds: float | None = None,
-    ) -> WorkflowState:
-        limit = _dapr_timeout(timeout, timeout_in_seconds)
-        return await self._call(  # type: ignore[no-any-return]
-            self._sync.wait_for_workflow_completion, instance_id, timeout=limit
-        )
-
-    async def list_workflows(self, **filters: Any) -> WorkflowPage:
-        return await self._call(self._sync.list_workflows, **filters)  # type: ignore[no-any-return]
-
-    async def get_history(self, instance_id: str) -> list[HistoryEvent]:
-        return await self._call(self._sync.get_history, instance_id)  # type: ignore[no-any-return]
-
-    async def schedule_new_workflow(self, workflow: Callable[..., Any] | str, **kw: Any) -> str:
-        """``DaprWorkflowClient.schedule_new_workflow`` (aio): same as :meth:`start_workflow`."""
-        return await self._call(self._sync.schedule_new_workflow, workflow, **kw)  # type: ignore[no-any-return]
-
-    async def get_workflow_state(
-        self, instance_id: str, *, fetch_payloads: bool = True
-    ) -> WorkflowState | None:
-        """``DaprWorkflowClient.get_workflow_state`` (aio): the state, or None if unknown."""
-        return await self._call(  # type: ignore[no-any-return]
-            self._sync.get_workflow_state, instance_id, fetch_payloads=fetch_payloads
-        )
-
-    async def raise_workflow_event(
-        self, instance_id: str, event_name: str, *, data: Any = None
-    ) -> None:
-        """``DaprWorkflowClient.raise_workflow_event`` (aio)."""
-        await self._call(self._sync.raise_workflow_event, instance_id, event_name, data=data)
-
-    async def close(self) -> None:
-        await self._call(self._sync.close)
