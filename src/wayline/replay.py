@@ -13,6 +13,7 @@ non-zero on any divergence.
 
 from __future__ import annotations
 
+import itertools
 import json
 import random
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
@@ -23,7 +24,7 @@ from typing import Any
 
 from wayline.client import WorkflowClient
 from wayline.core import serde
-from wayline.core.actions import Action, CompleteWorkflow
+from wayline.core.actions import CompleteWorkflow
 from wayline.core.codec import event_from_dict
 from wayline.core.events import (
     ExecutionCompleted,
@@ -32,10 +33,10 @@ from wayline.core.events import (
     HistoryEvent,
     WorkflowStatus,
 )
-from wayline.core.executor import WorkflowExecutor
+from wayline.core.executor import WorkflowExecutor, describe_step
 from wayline.core.registry import Registry, Workflow
 from wayline.runtime import WorkflowRuntime
-from wayline.store import Store, redact_url
+from wayline.store import Store, describe_store, redact_url
 
 
 @dataclass(frozen=True)
@@ -116,11 +117,11 @@ class Replayer:
         if completion is None and result.actions:
             first = result.actions[0]
             return verdict.fails(
-                f"step #{first.id}: the code now does {_describe(first)}, which the history "
+                f"step #{first.id}: the code now does {describe_step(first)}, which the history "
                 "does not have",
                 step=first.id,
                 recorded="nothing",
-                current=_describe(first),
+                current=describe_step(first),
             )
         return verdict.judge_end(history, completion)
 
@@ -159,7 +160,7 @@ class Replayer:
     ) -> list[ReplayResult]:
         """The instances of a store that match the filters (newest first, at most
         ``limit``), or a random ``sample`` of that many of them (``seed`` repeats it)."""
-        source = store if isinstance(store, str) else str(getattr(store, "url", store))
+        source = redact_url(str(store)) if isinstance(store, str | Path) else describe_store(store)
         with WorkflowClient(store) as client:
             matches: Iterator[Any] = client.iter_workflows(
                 name=name,
@@ -171,9 +172,9 @@ class Replayer:
             if sample is not None:
                 chosen = _reservoir(matches, sample, random.Random(seed))
             else:
-                chosen = list(matches if limit is None else _take(matches, limit))
+                chosen = list(matches if limit is None else itertools.islice(matches, limit))
             return [
-                self.replay(client.get_history(state.instance_id), source=redact_url(source))
+                self.replay(client.get_history(state.instance_id), source=source)
                 for state in chosen
             ]
 
@@ -252,12 +253,6 @@ def _end(end: ExecutionCompleted | CompleteWorkflow) -> str:
     return f"{end.status.value} with output {shown}"
 
 
-def _describe(action: Action) -> str:
-    name = getattr(action, "name", None)
-    kind = type(action).__name__
-    return f"{kind} {name!r}" if name else kind
-
-
 def _json_files(paths: Iterable[str | Path]) -> Iterator[Path]:
     for given in paths:
         path = Path(given)
@@ -265,13 +260,6 @@ def _json_files(paths: Iterable[str | Path]) -> Iterator[Path]:
             yield from sorted(path.rglob("*.json"))
         else:
             yield path
-
-
-def _take(items: Iterator[Any], limit: int) -> Iterator[Any]:
-    for count, item in enumerate(items):
-        if count >= limit:
-            return
-        yield item
 
 
 def _reservoir(items: Iterator[Any], size: int, rng: random.Random) -> list[Any]:

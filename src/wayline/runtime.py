@@ -259,10 +259,9 @@ class WorkflowRuntime:
         ``timeout`` (seconds of real time) bounds the wait: ``TimeoutError`` then.
         See ``Engine.idle``; with a ``ManualClock`` it is a test's deterministic step.
         ``check`` is called while waiting (every 50 ms) and may raise to stop the wait."""
-        engine = self._engine
-        if engine is None or engine._loop is None:
+        if self._engine is None:
             raise RuntimeError("the workflow runtime is not started")
-        future = asyncio.run_coroutine_threadsafe(engine.idle(), engine._loop)
+        future = self._engine.idle_threadsafe()
         waited = 0.0
         try:
             while True:

@@ -10,7 +10,12 @@ from pathlib import Path
 import httpx
 import pytest
 
-pytest.importorskip("opentelemetry.proto", reason="needs the wayline[otel] extra")
+from support.ci import unavailable
+
+try:
+    import opentelemetry.proto  # noqa: F401
+except ImportError:
+    unavailable("needs the wayline[otel] extra: pip install -e '.[dev]'")
 
 from support.otlp import Collector, collector
 from support.server import Server

@@ -5,7 +5,6 @@ the text format as it was. Every case is a real ``wayline serve`` process."""
 from __future__ import annotations
 
 import json
-import os
 import secrets
 import subprocess
 import uuid
@@ -210,4 +209,4 @@ def test_a_bad_log_format_and_a_start_up_failure_in_json(tmp_path: Path) -> None
     entry = json.loads(line)
     assert entry["level"] == "ERROR" and entry["logger"] == "wayline.server"
     assert entry["message"].startswith("--tls-cert ") and "cannot read it" in entry["message"]
-    assert os.path.exists(tmp_path) and not (tmp_path / "x.db").exists()
+    assert not (tmp_path / "x.db").exists()

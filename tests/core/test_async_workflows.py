@@ -155,7 +155,9 @@ def test_child_workflows_external_events_and_custom_status() -> None:
     first = run.start()
     assert first.custom_status == "waiting"
     run.turn(child_completed(1, "c"))
-    assert output(run.turn(raised("done", "e"))) == ["c", "e"]
+    last = run.turn(raised("done", "e"))
+    assert output(last) == ["c", "e"]
+    assert last.custom_status == "finished"
 
 
 def test_an_asyncio_event_inside_the_workflow_is_deterministic() -> None:

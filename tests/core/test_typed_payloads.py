@@ -12,6 +12,7 @@ from typing import Any, Literal, TypedDict
 
 import pytest
 
+from support.ci import unavailable
 from wayline.core import serde
 from wayline.core.context import WorkflowContext
 from wayline.core.typed import convert, input_type, is_rich, return_type
@@ -117,7 +118,10 @@ def test_extra_fields_are_ignored_for_forward_compatibility() -> None:
 
 
 def test_pydantic_models_when_pydantic_is_installed() -> None:
-    pydantic = pytest.importorskip("pydantic")
+    try:
+        import pydantic
+    except ImportError:
+        unavailable("needs pydantic: pip install -e '.[dev]'")
 
     class Customer(pydantic.BaseModel):  # type: ignore[name-defined,misc]
         name: str

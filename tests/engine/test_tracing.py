@@ -13,7 +13,12 @@ from typing import Any
 
 import pytest
 
-pytest.importorskip("opentelemetry.sdk.trace", reason="needs the wayline[otel] extra")
+from support.ci import unavailable
+
+try:
+    import opentelemetry.sdk.trace  # noqa: F401
+except ImportError:
+    unavailable("needs the wayline[otel] extra: pip install -e '.[dev]'")
 
 from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
@@ -329,7 +334,7 @@ def test_one_orchestration_span_across_a_restart(runtimes: Runtimes, traced: Tra
     assert len({_hex_trace(s) for s in traced.spans()}) == 1
 
 
-def test_with_tracing_off_nothing_is_added(runtimes: Runtimes, traced: Traced) -> None:
+def test_with_tracing_off_nothing_is_added(runtimes: Runtimes) -> None:
     runtime = runtimes.new()  # no tracing observer
     _register_flow(runtime)
     with runtime:
@@ -344,7 +349,6 @@ def test_with_tracing_off_nothing_is_added(runtimes: Runtimes, traced: Traced) -
         assert getattr(event, "workflow_span_id", None) is None
         text = codec.encode_event(event)
         assert "trace" not in json.loads(text) and "span" not in text
-    assert traced.spans() == []
 
 
 def test_log_records_about_a_traced_instance_carry_its_trace_id(

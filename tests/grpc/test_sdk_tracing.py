@@ -15,7 +15,12 @@ import grpc
 import pytest
 from grpc_support import DAPR_EXT_118, GrpcServer, sdk_python
 
-pytest.importorskip("opentelemetry.proto", reason="needs the wayline[otel] extra")
+from support.ci import unavailable
+
+try:
+    import opentelemetry.proto  # noqa: F401
+except ImportError:
+    unavailable("needs the wayline[otel] extra: pip install -e '.[dev]'")
 
 from support.otlp import Collector, collector
 from support.wait import wait_until

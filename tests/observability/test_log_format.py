@@ -100,8 +100,8 @@ def test_secrets_are_masked_in_the_message_the_fields_and_the_traceback() -> Non
     assert entry["instance_id"] == "id-***"
     assert entry["exception"].startswith("Traceback (most recent call last):")
     assert "RuntimeError: cannot reach postgresql://app:***@db/x with ***" in entry["exception"]
-    for secret in (token, password):
-        assert secret not in line and secret not in json.dumps(entry)
+    for secret in (token, password):  # the decoded fields: JSON escapes a quote in the line
+        assert secret not in line and not any(secret in str(v) for v in entry.values())
 
     text = RedactingFormatter(secrets=[token, password]).format(record)
     assert text.startswith("ERROR wayline.test: store postgresql://app:***@db/x said ")

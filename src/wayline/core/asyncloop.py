@@ -76,12 +76,6 @@ class WorkflowEventLoop(asyncio.AbstractEventLoop):
             self._running = False
             asyncio.events._set_running_loop(previous)
 
-    def start(self, coro: Coroutine[Any, Any, Any]) -> asyncio.Task[Any]:
-        """Wrap the workflow's coroutine in a task and run it until it waits."""
-        task = self.create_task(coro, name="workflow")
-        self.run_until_idle()
-        return task
-
     def pending_tasks(self) -> list[asyncio.Task[Any]]:
         return [task for task in self.tasks if not task.done()]
 

@@ -101,7 +101,8 @@ def failure_from_exception(exc: BaseException) -> FailureDetails:
     )
 
 
-def _describe(event_or_action: HistoryEvent | Action) -> str:
+def describe_step(event_or_action: HistoryEvent | Action) -> str:
+    """An event or an action as divergence messages name it (``TaskScheduled 'pay'``)."""
     name = getattr(event_or_action, "name", None)
     kind = type(event_or_action).__name__
     return f"{kind} {name!r}" if name else kind
@@ -223,12 +224,12 @@ class WorkflowExecutor:
             # is a change of code, and an event may still be carried over to a new run.
             if action_type is not None:
                 raise NonDeterminismError(
-                    f"step #{event.event_id}: the history has {_describe(event)}, but the "
+                    f"step #{event.event_id}: the history has {describe_step(event)}, but the "
                     "workflow code now finishes before it; the code changed since this "
                     "instance started (start a new instance, or register the changed code "
                     "under a new workflow name)",
                     step=event.event_id,
-                    recorded=_describe(event),
+                    recorded=describe_step(event),
                     current="the workflow finishes",
                 )
             if isinstance(event, EventRaised):
@@ -273,23 +274,23 @@ class WorkflowExecutor:
         pending = self._ctx._pending_actions.pop(event.event_id, None)
         if pending is None:
             raise NonDeterminismError(
-                f"step #{event.event_id}: the history has {_describe(event)}, but the "
+                f"step #{event.event_id}: the history has {describe_step(event)}, but the "
                 "workflow code did not schedule anything with that sequence number; "
                 "the code changed since this instance started (start a new instance, "
                 "or register the changed code under a new workflow name)",
                 step=event.event_id,
-                recorded=_describe(event),
+                recorded=describe_step(event),
             )
         same_name = getattr(pending, "name", None) == getattr(event, "name", None)
         if not isinstance(pending, action_type) or not same_name:
             raise NonDeterminismError(
-                f"step #{event.event_id}: the history has {_describe(event)}, but the "
-                f"workflow code now does {_describe(pending)}; the code changed since this "
+                f"step #{event.event_id}: the history has {describe_step(event)}, but the "
+                f"workflow code now does {describe_step(pending)}; the code changed since this "
                 "instance started (start a new instance, or register the changed code "
                 "under a new workflow name)",
                 step=event.event_id,
-                recorded=_describe(event),
-                current=_describe(pending),
+                recorded=describe_step(event),
+                current=describe_step(pending),
             )
 
     def _start(self, event: ExecutionStarted) -> None:

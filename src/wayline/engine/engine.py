@@ -41,7 +41,7 @@ from wayline.engine.activities import ActivityRunner
 from wayline.engine.cache import CachedInstance, InstanceCache
 from wayline.engine.clock import Clock, SystemClock
 from wayline.engine.handoff import Handoff
-from wayline.engine.logs import LogObserver, about, describe_store
+from wayline.engine.logs import LogObserver, about
 from wayline.engine.nodes import NODE_TTL, NodeDirectory
 from wayline.engine.observer import ACTIVITY, TURN, Observer, Observers
 from wayline.engine.remote import WorkerHub, WorkerLostError
@@ -62,6 +62,7 @@ from wayline.engine.wakeups import SWEEP_INTERVAL, Wanted, wait_then_clear
 from wayline.engine.workers import WorkerThreads
 from wayline.engine.writes import WriteBatcher
 from wayline.errors import InstanceChangedError, LeaseLostError, SerializationError
+from wayline.store import describe_store
 from wayline.store.base import ChangeSource, Store
 from wayline.store.commands import (
     ClaimTasks,
@@ -234,9 +235,9 @@ class Engine:
         settings = self.settings
         retention = settings.retention
         kept = {
-            status: getattr(retention, status)
-            for status in ("any_terminal", "completed", "failed", "terminated")
-            if getattr(retention, status) is not None
+            field.name: getattr(retention, field.name)
+            for field in dataclasses.fields(retention)
+            if getattr(retention, field.name) is not None
         }
         log.info(
             "node %s of app %r started: %d workflows, %d activities%s; store %s; up to %d "
@@ -313,17 +314,29 @@ class Engine:
         while True:
             if not self._working():
                 now = self.clock.now()
-                turns_due = await self._read(self.store.next_wakeup, now=now)
-                tasks_due = await self._read(self.store.next_task_visible)
-                dues = [d for d in (turns_due, tasks_due) if d is not None]
+                dues = [d for d in await self._next_dues(now) if d is not None]
                 if not self._working():
                     if not any(due <= now for due in dues):
                         return min(dues) if dues else None
                     self._want_everything()
             await asyncio.sleep(0.001)  # the loop runs the work; look again
 
+    def idle_threadsafe(self) -> Future[datetime | None]:
+        """:meth:`idle` for another thread (the engine must be running)."""
+        if self._loop is None:
+            raise RuntimeError("the engine is not running")
+        return asyncio.run_coroutine_threadsafe(self.idle(), self._loop)
+
+    async def _next_dues(self, now: datetime) -> tuple[datetime | None, datetime | None]:
+        """When turns and activity tasks next come due (each None: none is queued)."""
+        turns_due = await self._read(self.store.next_wakeup, now=now)
+        tasks_due = await self._read(self.store.next_task_visible)
+        return turns_due, tasks_due
+
     def _working(self) -> bool:
-        """Whether anything is in flight on this node, or about to be claimed."""
+        """Whether anything is in flight on this node, or about to be claimed (a turn's
+        commit, with the tasks it reserves, runs inside a claimed turn or a results
+        driver: counted with them)."""
         claiming = _claiming(
             self._turns_wanted, self._claimable(self.registry.workflows)
         ) or _claiming(self._tasks_wanted, self._claimable(self.registry.activities))
@@ -331,10 +344,8 @@ class Engine:
             claiming
             or self._claimed_turns
             or self._running_tasks
-            or self._reserved_tasks
             or self._result_drivers
             or self._background_writes
-            or self._busy
             or (self._writes is not None and self._writes.pending)
         )
 
@@ -476,8 +487,7 @@ class Engine:
             now = self.clock.now()
             dues: list[datetime] = []
             try:
-                turns_due = await self._read(self.store.next_wakeup, now=now)
-                tasks_due = await self._read(self.store.next_task_visible)
+                turns_due, tasks_due = await self._next_dues(now)
                 # A store that pushes wake-ups (PostgreSQL's NOTIFY) needs no marker:
                 # its marker moves with this node's own commits too.
                 if not pushes_changes:

@@ -25,8 +25,6 @@ from wayline.core.events import (
     WorkflowStatus,
 )
 from wayline.engine.observer import Observer
-from wayline.store import redact_url
-from wayline.store.base import Store
 from wayline.store.types import ClaimedTask, CommitOutcome, InstanceRecord, TaskResult, TurnCommit
 
 log = logging.getLogger("wayline.engine")
@@ -49,17 +47,6 @@ def about(instance_id: str, workflow_name: str | None = None, **fields: Any) -> 
     return {"instance_id": instance_id, "workflow_name": workflow_name, **fields}
 
 
-def describe_store(store: Store) -> str:
-    """The store, as its URL without a password, for log lines."""
-    url = getattr(store, "url", None)
-    if isinstance(url, str):
-        return redact_url(url)
-    path = getattr(store, "path", None)
-    if isinstance(path, str):
-        return "sqlite://:memory:" if path == ":memory:" else f"sqlite:///{path}"
-    return type(store).__name__
-
-
 def _stack(failure: FailureDetails, fields: dict[str, Any]) -> None:
     if failure.stack_trace and log.isEnabledFor(logging.DEBUG):
         log.debug("stack of that failure:\n%s", failure.stack_trace.rstrip(), extra=fields)
@@ -72,12 +59,12 @@ class LogObserver(Observer):
     knows it cheaply (its replay cache); None where it does not.
     """
 
-    def __init__(self, workflow_name: Callable[[str], str | None] | None = None) -> None:
+    def __init__(self, workflow_name: Callable[[str], str | None]) -> None:
         self._workflow_name = workflow_name
 
     def about_task(self, task: ClaimedTask, **fields: Any) -> dict[str, Any]:
         """The ``extra=`` of a record about an activity task."""
-        name = self._workflow_name(task.instance_id) if self._workflow_name else None
+        name = self._workflow_name(task.instance_id)
         return about(
             task.instance_id,
             name,
@@ -173,12 +160,12 @@ class LogObserver(Observer):
 
     def lease_lost(self, instance_id: str, why: str) -> None:
         """Another node redoes the turn."""
-        name = self._workflow_name(instance_id) if self._workflow_name else None
+        name = self._workflow_name(instance_id)
         log.warning("%s", why, extra=about(instance_id, name))
 
     def lease_taken_over(self, kind: str, instance_id: str, previous_owner: str) -> None:
         """The previous owner died or stalled mid-work: this node redoes it."""
-        name = self._workflow_name(instance_id) if self._workflow_name else None
+        name = self._workflow_name(instance_id)
         log.warning(
             "took over the %s lease of workflow instance %r from node %r, whose lease had "
             "expired (it stopped or stalled mid-%s); this node redoes that work",

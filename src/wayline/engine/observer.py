@@ -123,7 +123,12 @@ class Observers(Observer):
     """Several observers as one; one that raises is logged and the others still run."""
 
     def __init__(self, observers: Iterable[Observer]) -> None:
-        self.observers = tuple(observers)
+        # Nested fan-outs are flattened: one loop per hook, however they were combined.
+        self.observers: tuple[Observer, ...] = tuple(
+            inner
+            for observer in observers
+            for inner in (observer.observers if isinstance(observer, Observers) else (observer,))
+        )
 
     def _each(self, hook: str, *args: Any, **kwargs: Any) -> None:
         for observer in self.observers:

@@ -43,7 +43,6 @@ FIELDS = (
     "app_id",
     "count",
     "trace_id",
-    "span_id",
 )
 
 #: ``--log-level`` names beyond the standard library's (uvicorn's ``trace``).

@@ -253,10 +253,10 @@ class PrometheusMetrics(Observer):
     def activity_started(self, task: ClaimedTask) -> None:
         key = (task.name, SUCCESS)
         engine = self._engine
+        now = engine.clock.now() if engine is not None else datetime.now(UTC)
         with self._lock:
             _count(self._activity_operations, key)
             if task.scheduled_at is not None:
-                now = engine.clock.now() if engine is not None else datetime.now(UTC)
                 ms = _ms(task.scheduled_at, now)
                 _observe(self._activity_operation_ms, key, ms, DAPR_LATENCY_BUCKETS_MS)
 

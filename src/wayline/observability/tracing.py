@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import contextvars
 import dataclasses
+import functools
 import json
 import logging
 import random
@@ -195,6 +196,13 @@ class _Run:
     @property
     def trace_id_hex(self) -> str:
         return f"{self.trace_id:032x}"
+
+
+@functools.lru_cache(maxsize=4096)
+def _run_of(text: str | None) -> _Run | None:
+    """``_Run.decode``, once per stored text: a turn reads it when planned and again when
+    committed, and an instance's text does not change while it runs (``_Run`` is frozen)."""
+    return _Run.decode(text)
 
 
 def _encode_task_context(context: TraceContext) -> str:
@@ -382,7 +390,7 @@ class Tracing(Observer):
     # ----- turns ----------------------------------------------------------------------------
 
     def turn_planned(self, instance: InstanceRecord, commit: TurnCommit) -> TurnCommit:
-        run = _Run.decode(instance.trace_context)
+        run = _run_of(instance.trace_context)
         if run is None:
             return commit
         self.trace_ids.remember(instance.instance_id, run.trace_id_hex)
@@ -421,7 +429,7 @@ class Tracing(Observer):
         seconds: float,
         commit_seconds: float,
     ) -> None:
-        run = _Run.decode(instance.trace_context)
+        run = _run_of(instance.trace_context)
         if run is None:
             return
         for event in commit.history:

@@ -426,9 +426,7 @@ async def serve(config: ServerConfig) -> None:
         metrics = PrometheusMetrics(namespace=config.metrics_namespace)
     # Metrics and traces hear the same engine and client (either may be off).
     adapters = [a for a in (metrics, tracing[0] if tracing else None) if a is not None]
-    observer: Observer | None = (
-        None if not adapters else adapters[0] if len(adapters) == 1 else Observers(adapters)
-    )
+    observer: Observer | None = Observers(adapters) if adapters else None
     engine = Engine(
         store,
         registry,

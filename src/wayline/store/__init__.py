@@ -12,8 +12,21 @@ DEFAULT_STORE_URL = "sqlite:///wayline.db"
 
 
 def redact_url(url: str) -> str:
-    """The URL without its password, for messages: stores never show one."""
-    return re.sub(r"(://[^:/@]+):[^@]*@", r"\1:***@", url)
+    """The URL without its password (``user:password@`` or ``?password=``), for
+    messages: stores never show one."""
+    url = re.sub(r"(://[^:/@]+):[^@]*@", r"\1:***@", url)
+    return re.sub(r"([?&]password=)[^&]*", r"\1***", url, flags=re.IGNORECASE)
+
+
+def describe_store(store: Store) -> str:
+    """The store, as its URL without a password, for log lines."""
+    url = getattr(store, "url", None)
+    if isinstance(url, str):
+        return redact_url(url)
+    path = getattr(store, "path", None)
+    if isinstance(path, str):
+        return "sqlite://:memory:" if path == ":memory:" else f"sqlite:///{path}"
+    return type(store).__name__
 
 
 def open_store(url: str | Path | Store | None = None) -> Store:

@@ -167,17 +167,11 @@ class GroupWriter:
             batch = in_lock_order(batch)
         try:
             outcomes = self._apply_with_retries(batch)
-        except _StillConflicting:
-            # Two groups kept deadlocking: one command per transaction is slower but
-            # holds one instance's locks at a time.
-            outcomes = []
-            for queued in batch:
-                try:
-                    outcomes += self._apply_with_retries([queued])
-                except _StillConflicting as conflict:
-                    outcomes.append((queued[1], False, conflict.error))
-                except Exception as exc:
-                    outcomes.append((queued[1], False, exc))
+        except _StillConflicting as conflict:
+            if len(batch) == 1:  # already alone: trying it alone again changes nothing
+                outcomes = [(batch[0][1], False, conflict.error)]
+            else:
+                outcomes = self._apply_one_by_one(batch)
         except BaseException as exc:
             # Nothing of the group is durable: every caller hears of the failure.
             for _, future in batch:
@@ -195,6 +189,19 @@ class GroupWriter:
                 future.set_result(value)
             else:
                 future.set_exception(value)
+
+    def _apply_one_by_one(self, batch: list[_Queued]) -> list[tuple[Future[Any], bool, Any]]:
+        """Two groups kept deadlocking: one command per transaction is slower but holds
+        one instance's locks at a time."""
+        outcomes: list[tuple[Future[Any], bool, Any]] = []
+        for queued in batch:
+            try:
+                outcomes += self._apply_with_retries([queued])
+            except _StillConflicting as conflict:
+                outcomes.append((queued[1], False, conflict.error))
+            except Exception as exc:
+                outcomes.append((queued[1], False, exc))
+        return outcomes
 
     def _apply_with_retries(self, batch: list[_Queued]) -> list[tuple[Future[Any], bool, Any]]:
         """``_apply_once``, again after a transient conflict (``_StillConflicting``

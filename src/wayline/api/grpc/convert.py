@@ -47,7 +47,7 @@ STATUS_TO_PROTO: dict[ev.WorkflowStatus, opb.OrchestrationStatus] = {
 }
 STATUS_FROM_PROTO: dict[int, ev.WorkflowStatus] = {int(v): k for k, v in STATUS_TO_PROTO.items()}
 
-_STALLED_REASONS = {
+STALLED_REASONS = {
     "PATCH_MISMATCH": opb.PATCH_MISMATCH,
     "VERSION_NOT_AVAILABLE": opb.VERSION_NOT_AVAILABLE,
     "PAYLOAD_SIZE_EXCEEDED": opb.PAYLOAD_SIZE_EXCEEDED,
@@ -278,7 +278,7 @@ def history_event(event: ev.HistoryEvent) -> hpb.HistoryEvent:
             _set(msg.eventSent.input, event.input)
         case ev.ExecutionStalled():
             stalled = msg.executionStalled
-            stalled.reason = _STALLED_REASONS.get(event.reason, opb.PATCH_MISMATCH)
+            stalled.reason = STALLED_REASONS.get(event.reason, opb.PATCH_MISMATCH)
             if event.description:
                 stalled.description = event.description
         case _:

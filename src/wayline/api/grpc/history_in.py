@@ -23,8 +23,10 @@ from wayline.api.grpc.convert import (
     NEVER,
     SCOPE_NAMES,
     SENTINEL_FIRE_AT,
+    STALLED_REASONS,
     STATUS_FROM_PROTO,
     from_timestamp,
+    payload_text,
 )
 from wayline.core import events as ev
 
@@ -40,7 +42,7 @@ _OLD_NAMES = {
     "orchestrationSpanID": "workflowSpanID",
     "subOrchestrationRetry": "childWorkflowRetry",
 }
-_STALLED = {0: "PATCH_MISMATCH", 1: "VERSION_NOT_AVAILABLE", 2: "PAYLOAD_SIZE_EXCEEDED"}
+_STALLED = {int(number): name for name, number in STALLED_REASONS.items()}
 
 
 def history_from_json(text: str) -> list[ev.HistoryEvent]:
@@ -63,15 +65,11 @@ def _renamed(value: Any) -> Any:
     return value
 
 
-def _text(holder: Any, field: str) -> str | None:
-    return getattr(holder, field).value if holder.HasField(field) else None
-
-
 def _failure(details: Any) -> ev.FailureDetails:
     return ev.FailureDetails(
         message=details.errorMessage,
         error_type=details.errorType,
-        stack_trace=details.stackTrace.value if details.HasField("stackTrace") else None,
+        stack_trace=payload_text(details, "stackTrace"),
         non_retriable=details.isNonRetriable,
     )
 
@@ -109,7 +107,7 @@ def history_event_from_proto(msg: hpb.HistoryEvent) -> ev.HistoryEvent | None:
             name=started.name,
             instance_id=started.workflowInstance.instanceId,
             execution_id=started.workflowInstance.executionId.value,
-            input=_text(started, "input"),
+            input=payload_text(started, "input"),
             parent=parent,
             scheduled_start=from_timestamp(started.scheduledStartTimestamp)
             if started.HasField("scheduledStartTimestamp")
@@ -120,24 +118,24 @@ def history_event_from_proto(msg: hpb.HistoryEvent) -> ev.HistoryEvent | None:
         return ev.ExecutionCompleted(
             **common,
             status=STATUS_FROM_PROTO[int(done.workflowStatus)],
-            result=_text(done, "result"),
+            result=payload_text(done, "result"),
             failure=_failure(done.failureDetails) if done.HasField("failureDetails") else None,
         )
     if kind == "executionTerminated":
         terminated = msg.executionTerminated
         return ev.ExecutionTerminated(
-            **common, input=_text(terminated, "input"), recurse=terminated.recurse
+            **common, input=payload_text(terminated, "input"), recurse=terminated.recurse
         )
     if kind == "executionSuspended":
-        return ev.ExecutionSuspended(**common, input=_text(msg.executionSuspended, "input"))
+        return ev.ExecutionSuspended(**common, input=payload_text(msg.executionSuspended, "input"))
     if kind == "executionResumed":
-        return ev.ExecutionResumed(**common, input=_text(msg.executionResumed, "input"))
+        return ev.ExecutionResumed(**common, input=payload_text(msg.executionResumed, "input"))
     if kind == "taskScheduled":
         scheduled = msg.taskScheduled
         return ev.TaskScheduled(
             **common,
             name=scheduled.name,
-            input=_text(scheduled, "input"),
+            input=payload_text(scheduled, "input"),
             task_execution_id=scheduled.taskExecutionId,
             propagation=SCOPE_NAMES.get(int(scheduled.historyPropagationScope)),
         )
@@ -146,7 +144,7 @@ def history_event_from_proto(msg: hpb.HistoryEvent) -> ev.HistoryEvent | None:
         return ev.TaskCompleted(
             **common,
             task_scheduled_id=completed.taskScheduledId,
-            result=_text(completed, "result"),
+            result=payload_text(completed, "result"),
             task_execution_id=completed.taskExecutionId,
         )
     if kind == "taskFailed":
@@ -163,13 +161,13 @@ def history_event_from_proto(msg: hpb.HistoryEvent) -> ev.HistoryEvent | None:
             **common,
             instance_id=created.instanceId,
             name=created.name,
-            input=_text(created, "input"),
+            input=payload_text(created, "input"),
             propagation=SCOPE_NAMES.get(int(created.historyPropagationScope)),
         )
     if kind == "childWorkflowInstanceCompleted":
         child = msg.childWorkflowInstanceCompleted
         return ev.ChildWorkflowCompleted(
-            **common, task_scheduled_id=child.taskScheduledId, result=_text(child, "result")
+            **common, task_scheduled_id=child.taskScheduledId, result=payload_text(child, "result")
         )
     if kind == "childWorkflowInstanceFailed":
         child_failed = msg.childWorkflowInstanceFailed
@@ -186,12 +184,12 @@ def history_event_from_proto(msg: hpb.HistoryEvent) -> ev.HistoryEvent | None:
         )
     if kind == "eventRaised":
         return ev.EventRaised(
-            **common, name=msg.eventRaised.name, input=_text(msg.eventRaised, "input")
+            **common, name=msg.eventRaised.name, input=payload_text(msg.eventRaised, "input")
         )
     if kind == "eventSent":
         sent = msg.eventSent
         return ev.EventSent(
-            **common, instance_id=sent.instanceId, name=sent.name, input=_text(sent, "input")
+            **common, instance_id=sent.instanceId, name=sent.name, input=payload_text(sent, "input")
         )
     if kind == "executionStalled":
         stalled = msg.executionStalled
